@@ -1,0 +1,59 @@
+# The two commands that matter: `make run` and `make test` (see README.md).
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export PYTHONPATH := $(CURDIR)
+export DJANGO_SETTINGS_MODULE := oasst.settings
+export OASST_HOST := $(HOST)
+export OASST_PORT := $(PORT)
+
+PO_FILES := $(wildcard locale/*/LC_MESSAGES/django.po)
+MO_FILES := $(PO_FILES:.po=.mo)
+
+.PHONY: run test install migrate lint format messages bench clean-venv
+
+run: install migrate
+	@echo "Serving on http://$(HOST):$(PORT)/ (web, worker and beat); Ctrl-C stops everything."
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile start
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+install: $(VENV)/.installed $(MO_FILES)
+
+# torch goes first and alone, pinned: the CPU build on disk. The rest comes
+# from pyproject.toml's pins (the project itself runs from this folder).
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(PY) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['dev']))" > $(VENV)/requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements.txt
+	touch $@
+
+locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po
+	msgfmt --check-format -o $@ $<
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py ensure_admin
+	$(PY) manage.py seed_demo
+	$(PY) manage.py build_demo_model --if-missing
+
+messages: install
+	$(PY) manage.py makemessages --all --ignore=.venv --ignore=data --no-obsolete
+
+lint: install
+	$(VENV)/bin/ruff check oasst tests bench
+	$(VENV)/bin/ruff format --check oasst tests bench
+
+format: install
+	$(VENV)/bin/ruff format oasst tests bench
+	$(VENV)/bin/ruff check --fix oasst tests bench
+
+bench: install
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean-venv:
+	rm -rf $(VENV)

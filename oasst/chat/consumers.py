@@ -1,0 +1,213 @@
+"""The chat socket: parses what the page sends, calls conversation.py, renders fragments.
+
+The page (htmx's websocket extension) sends its forms as JSON with an
+``action``; every answer is HTML with out-of-band swaps: tokens are appended
+to the message being written, the whole thread is replaced when its shape
+changes, and errors go to ``#chat-error``. No database access happens here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.template.loader import render_to_string
+from django.utils.html import escape, format_html
+from django.utils.translation import gettext as _
+
+from oasst.chat import conversation
+from oasst.chat.conversation import ChatError, ChatNotFound, ChatView, Update
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+MAX_FRAME_BYTES = 64 * 1024
+# A burst of this many messages, then one per FLOOD_INTERVAL seconds.
+FLOOD_BURST = 8
+FLOOD_INTERVAL = 1.0
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    chat_id: int
+    listener: asyncio.Queue[Update] | None = None
+    relay: asyncio.Task | None = None
+
+    async def connect(self) -> None:
+        self.user = self.scope.get("user")
+        if self.user is None or not self.user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.chat_id = int(self.scope["url_route"]["kwargs"]["chat_id"])
+        try:
+            chat = await database_sync_to_async(conversation.open_chat)(self.chat_id, self.user)
+        except ChatNotFound:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        await self.accept()
+        self.allowance = float(FLOOD_BURST)
+        self.checked = time.monotonic()
+        self.listener = conversation.subscribe(self.chat_id)
+        self.relay = asyncio.create_task(self._relay())
+        # A page that reconnects gets the thread as it is now, answers in
+        # progress included, and then their next tokens.
+        view = await database_sync_to_async(conversation.chat_view)(chat, user=self.user)
+        await self.send(text_data=render_thread(view))
+
+    async def disconnect(self, code: int) -> None:
+        if self.relay is not None:
+            self.relay.cancel()
+        if self.listener is not None:
+            conversation.unsubscribe(self.chat_id, self.listener)
+            self.listener = None
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None or len(text_data.encode()) > MAX_FRAME_BYTES:
+            await self.send_error(_("That message is too large."))
+            return
+        if not self._allowed():
+            await self.send_error(_("Too many messages at once; slow down a little."))
+            return
+        try:
+            data = json.loads(text_data)
+        except json.JSONDecodeError:
+            await self.send_error(_("That message could not be read."))
+            return
+        if not isinstance(data, dict):
+            await self.send_error(_("That message could not be read."))
+            return
+        handler = ACTIONS.get(str(data.get("action", "send")))
+        if handler is None:
+            await self.send_error(_("Unknown action."))
+            return
+        try:
+            await handler(self, data)
+        except ChatError as exc:
+            await self.send_error(str(exc))
+        except ChatNotFound:
+            await self.close(code=CLOSE_FORBIDDEN)
+
+    def _allowed(self) -> bool:
+        now = time.monotonic()
+        self.allowance = min(FLOOD_BURST, self.allowance + (now - self.checked) / FLOOD_INTERVAL)
+        self.checked = now
+        if self.allowance < 1:
+            return False
+        self.allowance -= 1
+        return True
+
+    async def send_error(self, message: str) -> None:
+        await self.send(text_data=render_error(message))
+
+    # --- actions ---------------------------------------------------------------
+    async def _chat(self) -> Any:
+        return await database_sync_to_async(conversation.open_chat)(self.chat_id, self.user)
+
+    async def _write_then_generate(self, write: Any, **kwargs: Any) -> None:
+        chat = await self._chat()
+        ids = await database_sync_to_async(write)(chat, user=self.user, **kwargs)
+        view = await database_sync_to_async(conversation.chat_view)(chat, user=self.user)
+        await self.send(text_data=render_thread(view))
+        await conversation.start_answers(ids, user_key=f"user:{self.user.pk}")
+
+    async def do_send(self, data: dict[str, Any]) -> None:
+        await self._write_then_generate(
+            conversation.send_prompt,
+            text=data.get("text"),
+            parent_id=data.get("parent"),
+            drafts=data.get("drafts", 1),
+        )
+
+    async def do_edit(self, data: dict[str, Any]) -> None:
+        await self._write_then_generate(
+            conversation.edit_prompt,
+            message_id=data.get("message"),
+            text=data.get("text"),
+            drafts=data.get("drafts", 1),
+        )
+
+    async def do_regenerate(self, data: dict[str, Any]) -> None:
+        await self._write_then_generate(
+            conversation.regenerate, message_id=data.get("message"), drafts=data.get("drafts", 1)
+        )
+
+    async def do_continue(self, data: dict[str, Any]) -> None:
+        await self._write_then_generate(
+            conversation.continue_answer, message_id=data.get("message")
+        )
+
+    async def do_stop(self, data: dict[str, Any]) -> None:
+        await conversation.stop_answer(await self._chat(), message_id=data.get("message"))
+
+    async def do_show(self, data: dict[str, Any]) -> None:
+        chat = await self._chat()
+        await database_sync_to_async(conversation.show_message)(
+            chat, message_id=data.get("message")
+        )
+        view = await database_sync_to_async(conversation.chat_view)(chat, user=self.user)
+        await self.send(text_data=render_thread(view))
+
+    # --- the chat's updates -----------------------------------------------------
+    async def _relay(self) -> None:
+        assert self.listener is not None
+        while True:
+            updates = [await self.listener.get()]
+            while not self.listener.empty():
+                updates.append(self.listener.get_nowait())
+            await self.send(text_data="".join(render_updates(updates)))
+
+
+ACTIONS = {
+    "send": ChatConsumer.do_send,
+    "edit": ChatConsumer.do_edit,
+    "regenerate": ChatConsumer.do_regenerate,
+    "continue": ChatConsumer.do_continue,
+    "stop": ChatConsumer.do_stop,
+    "show": ChatConsumer.do_show,
+}
+
+
+def render_updates(updates: list[Update]) -> list[str]:
+    """Fragments for a run of updates; consecutive tokens of a message become one."""
+    frames: list[str] = []
+    pending_id, pending_text = None, []
+    for update in updates + [Update("end", -1)]:
+        if update.kind == "token" and update.message_id == pending_id:
+            pending_text.append(update.text)
+            continue
+        if pending_id is not None:
+            frames.append(render_tokens(pending_id, "".join(pending_text)))
+            pending_id, pending_text = None, []
+        if update.kind == "token":
+            pending_id, pending_text = update.message_id, [update.text]
+        elif update.kind == "queued":
+            frames.append(render_status(update.message_id, update.position))
+        elif update.kind == "finished" and update.view is not None:
+            frames.append(render_thread(update.view, error=update.error))
+    return frames
+
+
+def render_tokens(message_id: int, text: str) -> str:
+    # Escaped text while streaming; the finished message is replaced by its markdown.
+    return f'<div hx-swap-oob="beforeend:#message-{message_id}-text">{escape(text)}</div>'
+
+
+def render_status(message_id: int, position: int) -> str:
+    label = _("Waiting: %(n)d in line") % {"n": position}
+    return format_html(
+        '<span id="message-{}-status" class="msg-status" hx-swap-oob="true">{}</span>',
+        message_id,
+        label,
+    )
+
+
+def render_error(message: str) -> str:
+    return render_to_string("chat/_error.html", {"error": message, "oob": True})
+
+
+def render_thread(view: ChatView, *, error: str = "") -> str:
+    return render_to_string("chat/_thread.html", {"chat": view, "oob": True}) + render_to_string(
+        "chat/_error.html", {"error": error, "oob": True}
+    )

@@ -1,0 +1,98 @@
+"""transformers: HF model directories on CPU or CUDA, with batched decoding.
+
+Sequences are left-padded, so every row's next token sits in the last
+column; position ids follow the attention mask so padding does not shift a
+row's positions. The KV cache is kept between steps and rows are dropped from
+it in place when they finish.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from oasst.inference.backends import BackendUnavailable
+from oasst.inference.specs import ModelSpec
+
+
+class HFSession:
+    def __init__(self, backend: HFBackend, prompts: list[list[int]]) -> None:
+        self.backend = backend
+        device = backend.device
+        width = max(len(p) for p in prompts)
+        ids = torch.zeros((len(prompts), width), dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, prompt in enumerate(prompts):
+            ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+            mask[row, width - len(prompt) :] = 1
+        self.mask = mask.to(device)
+        positions = (self.mask.cumsum(-1) - 1).clamp(min=0)
+        self.next_position = positions[:, -1:] + 1
+        with torch.inference_mode():
+            out = backend.model(
+                input_ids=ids.to(device),
+                attention_mask=self.mask,
+                position_ids=positions,
+                use_cache=True,
+            )
+        self.cache = out.past_key_values
+        self._logits = out.logits[:, -1, :].float()
+
+    def logits(self) -> torch.Tensor:
+        return self._logits.cpu()
+
+    def advance(self, tokens: list[int]) -> None:
+        device = self.backend.device
+        step = torch.tensor(tokens, dtype=torch.long, device=device).unsqueeze(-1)
+        self.mask = torch.cat([self.mask, torch.ones_like(step)], dim=-1)
+        with torch.inference_mode():
+            out = self.backend.model(
+                input_ids=step,
+                attention_mask=self.mask,
+                position_ids=self.next_position,
+                past_key_values=self.cache,
+                use_cache=True,
+            )
+        self.next_position = self.next_position + 1
+        self.cache = out.past_key_values
+        self._logits = out.logits[:, -1, :].float()
+
+    def keep(self, rows: list[int]) -> None:
+        index = torch.tensor(rows, dtype=torch.long, device=self.backend.device)
+        self.cache.batch_select_indices(index)
+        self.mask = self.mask[index]
+        self.next_position = self.next_position[index]
+        self._logits = self._logits[index]
+
+
+class HFBackend:
+    kind = "transformers"
+
+    def __init__(self, spec: ModelSpec, *, max_batch: int, threads: int) -> None:
+        if threads:
+            torch.set_num_threads(threads)
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(spec.path)
+            self.model = AutoModelForCausalLM.from_pretrained(spec.path, dtype=dtype)
+        except (OSError, ValueError) as exc:
+            raise BackendUnavailable(f"cannot load {spec.path}: {exc}") from exc
+        self.model.to(self.device).eval()
+        config = self.model.config
+        limit = getattr(config, "n_positions", None) or getattr(
+            config, "max_position_embeddings", None
+        )
+        self.max_context = min(spec.context_length, limit or spec.context_length)
+        self.eos_token_id = self.tokenizer.eos_token_id
+        self.max_batch = max_batch
+
+    def start(self, prompts: list[list[int]]) -> HFSession:
+        return HFSession(self, prompts)
+
+    def memory_bytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.model.state_dict().values())
+
+
+def load(spec: ModelSpec, *, max_batch: int = 8, threads: int = 0) -> HFBackend:
+    return HFBackend(spec, max_batch=max_batch, threads=threads)

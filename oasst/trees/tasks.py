@@ -1,0 +1,293 @@
+"""Handing out tasks and their acknowledgement (reference/oa-backend.md §2.4, §3.6).
+
+``request_task`` runs the lottery, checks the person's limits, asks the
+selector and stores the task with the payload the wire protocol sends.
+``ack_task``, ``nack_task`` and ``close_task`` are the other task-level writes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from oasst.accounts.models import ApiClient, User
+from oasst.trees import lifecycle, selection
+from oasst.trees.errors import ErrorCode, OasstError
+from oasst.trees.labels import FULL_LABELS, MANDATORY_LABELS, SIMPLE_LABELS, describe
+from oasst.trees.models import (
+    LABEL_TASKS,
+    RANKING_TASKS,
+    REPLY_TASKS,
+    Emoji,
+    EmojiReaction,
+    Message,
+    Task,
+    TaskType,
+    expiry_for_new_task,
+)
+from oasst.trees.retries import run_atomically
+
+SKIP_EMOJI = {
+    **dict.fromkeys(REPLY_TASKS, Emoji.SKIP_REPLY),
+    **dict.fromkeys(LABEL_TASKS, Emoji.SKIP_LABELING),
+    **dict.fromkeys(RANKING_TASKS, Emoji.SKIP_RANKING),
+}
+
+
+def check_may_contribute(user: User) -> None:
+    """Raise OA's user errors for people who may not take tasks now (§3.6 step 1)."""
+    if not user.is_active or user.deleted_at is not None or user.banned_at is not None:
+        raise OasstError(ErrorCode.USER_DISABLED, "This account is disabled.")
+    # A trusted frontend holds its own users' terms (OA's website did too);
+    # people who use this server directly accept them here.
+    if settings.OASST_REQUIRE_TOS and user.api_client_id is None and not user.has_accepted_tos:
+        raise OasstError(
+            ErrorCode.USER_HAS_NOT_ACCEPTED_TOS, "Please accept the terms of service first."
+        )
+
+
+# --- Payloads ---------------------------------------------------------------------
+
+
+def conversation_messages(
+    messages: list[Message], *, user: User | None, hide_synthetic: bool = False
+) -> list[dict[str, Any]]:
+    """OA's ConversationMessage dicts, with the person's own emojis and authorship."""
+    mine: dict[object, list[str]] = defaultdict(list)
+    if user is not None and messages:
+        for message_id, emoji in EmojiReaction.objects.filter(
+            user=user, message_id__in=[m.pk for m in messages]
+        ).values_list("message_id", "emoji"):
+            mine[message_id].append(emoji)
+    return [
+        {
+            "id": str(m.pk),
+            "user_id": str(m.user_id),
+            "frontend_message_id": m.frontend_message_id or None,
+            "text": m.text,
+            "lang": m.lang,
+            "is_assistant": m.role == "assistant",
+            "emojis": {k: v for k, v in (m.emojis or {}).items() if not k.startswith("_")},
+            "user_emojis": [e for e in mine[m.pk] if not e.startswith("_")],
+            "user_is_author": user is not None and m.user_id == user.pk,
+            "synthetic": None if hide_synthetic else m.synthetic,
+        }
+        for m in messages
+    ]
+
+
+def conversation_to(message: Message) -> list[Message]:
+    """The path from the root down to ``message`` (one query)."""
+    by_id = {
+        m.pk: m for m in Message.objects.filter(tree_id=message.tree_id, depth__lte=message.depth)
+    }
+    path = [message]
+    while path[-1].parent_id is not None:
+        path.append(by_id[path[-1].parent_id])
+    return list(reversed(path))
+
+
+def build_payload(choice: selection.Choice, *, user: User) -> dict[str, Any]:
+    """The task body the frontend shows, stored with the task."""
+    task_type = choice.type
+    if task_type == TaskType.INITIAL_PROMPT:
+        return {"hint": None}
+    assert choice.message is not None
+    conversation = {"messages": conversation_messages(conversation_to(choice.message), user=user)}
+    if task_type in (TaskType.PROMPTER_REPLY, TaskType.ASSISTANT_REPLY):
+        payload: dict[str, Any] = {"conversation": conversation}
+        if task_type == TaskType.PROMPTER_REPLY:
+            payload["hint"] = None
+        return payload
+    if task_type in RANKING_TASKS:
+        reveal = all(reply.synthetic for reply in choice.replies)
+        reply_messages = conversation_messages(choice.replies, user=user, hide_synthetic=not reveal)
+        return {
+            "conversation": conversation,
+            "replies": [reply.text for reply in choice.replies],
+            "reply_messages": reply_messages,
+            "message_tree_id": str(choice.message.tree_id),
+            "ranking_parent_id": str(choice.message.pk),
+            "reveal_synthetic": reveal,
+        }
+    labels = (FULL_LABELS if choice.mode == "full" else SIMPLE_LABELS)[task_type]
+    payload = {
+        "message_id": str(choice.message.pk),
+        "valid_labels": labels,
+        "mandatory_labels": MANDATORY_LABELS,
+        "mode": choice.mode,
+        "disposition": "quality" if choice.mode == "full" else "spam",
+        "labels": describe(labels),
+        "conversation": conversation,
+    }
+    if task_type == TaskType.LABEL_INITIAL_PROMPT:
+        payload["prompt"] = choice.message.text
+    else:
+        payload["reply"] = choice.message.text
+        payload["reply_message"] = conversation["messages"][-1]
+    return payload
+
+
+# --- Requesting -------------------------------------------------------------------
+
+
+def request_task(
+    user: User,
+    *,
+    lang: str = "en",
+    requested: str = selection.RANDOM,
+    api_client: ApiClient | None = None,
+    collective: bool = False,
+) -> Task:
+    """Choose and store the next task for ``user`` (§2.4 step 1, §3.6)."""
+    check_may_contribute(user)
+    lang = lang or "en"
+    if lifecycle.lottery_is_due(lang):
+
+        def draw() -> int:
+            return lifecycle.run_lottery(
+                lang, max_activate=settings.OASST_LOTTERY_MAX_ACTIVATE_TASK
+            )
+
+        run_atomically(draw)
+    if selection.count_pending_tasks(user) >= settings.OASST_MAX_PENDING_TASKS_PER_USER:
+        raise OasstError(
+            ErrorCode.TASK_TOO_MANY_PENDING,
+            "User has too many pending tasks; finish or skip some first.",
+        )
+    choice = selection.choose_task(user, lang, requested)
+    payload = build_payload(choice, user=user)
+    parent = choice.message
+    task = Task(
+        type=choice.type,
+        payload=payload,
+        user=user,
+        api_client=api_client,
+        collective=collective,
+        expires_at=None if collective else expiry_for_new_task(),
+        parent_message=parent,
+        tree_id=parent.tree_id if parent is not None else None,
+    )
+    with transaction.atomic():
+        task.save(force_insert=True)
+    return task
+
+
+def available_tasks(user: User, *, lang: str = "en") -> dict[str, int]:
+    """Counts per task type after a lottery draw of at most one prompt (POST /tasks/availability)."""
+    lang = lang or "en"
+    if lifecycle.lottery_is_due(lang):
+        run_atomically(
+            lambda: lifecycle.run_lottery(
+                lang, max_activate=settings.OASST_LOTTERY_MAX_ACTIVATE_AVAILABILITY
+            )
+        )
+    return selection.count_available(user, lang)
+
+
+# --- Ack, nack, close -------------------------------------------------------------
+
+
+def find_task(task_id: object, *, api_client: ApiClient | None, user: User | None) -> Task:
+    """The task with this id, if it belongs to this client (or, without one, to this person)."""
+    tasks = Task.objects.filter(pk=task_id)
+    if api_client is not None:
+        tasks = tasks.filter(api_client=api_client)
+    else:
+        tasks = tasks.filter(api_client__isnull=True, user=user)
+    task = tasks.first()
+    if task is None:
+        raise OasstError(ErrorCode.TASK_NOT_FOUND, f"Task {task_id} not found.")
+    return task
+
+
+def ack_task(task: Task, *, frontend_message_id: str) -> Task:
+    """Bind the frontend's id to the task (§2.4 step 2); repeating it with the same id is a no-op."""
+    if not frontend_message_id:
+        raise OasstError(ErrorCode.INVALID_FRONTEND_MESSAGE_ID, "message_id must not be empty")
+
+    def write() -> Task:
+        locked = Task.objects.select_for_update().get(pk=task.pk)
+        if locked.ack and locked.frontend_message_id == frontend_message_id:
+            return locked
+        if locked.is_expired:
+            raise OasstError(ErrorCode.TASK_EXPIRED, "Task has expired.")
+        if locked.done or locked.ack:
+            raise OasstError(ErrorCode.TASK_ALREADY_UPDATED, "Task was already acknowledged.")
+        if (
+            Task.objects.filter(
+                api_client_id=locked.api_client_id, frontend_message_id=frontend_message_id
+            )
+            .exclude(pk=locked.pk)
+            .exists()
+        ):
+            raise OasstError(
+                ErrorCode.INVALID_FRONTEND_MESSAGE_ID,
+                f"message_id {frontend_message_id!r} is already used by another task",
+            )
+        locked.ack = True
+        locked.frontend_message_id = frontend_message_id
+        locked.save(update_fields=["ack", "frontend_message_id"])
+        return locked
+
+    return run_atomically(write)
+
+
+def nack_task(task: Task, *, user: User, reason: str = "") -> Task:
+    """Skip a task: the person is not offered that message for that work again (§2.4 step 2)."""
+
+    def write() -> Task:
+        locked = Task.objects.select_for_update().get(pk=task.pk)
+        if locked.skipped:
+            return locked
+        if locked.done:
+            raise OasstError(ErrorCode.TASK_ALREADY_DONE, "Task is already done.")
+        locked.skipped = True
+        locked.skip_reason = (reason or "")[:512]
+        locked.save(update_fields=["skipped", "skip_reason"])
+        if locked.parent_message_id is not None:
+            from oasst.trees.submissions import add_emoji
+
+            message = Message.objects.get(pk=locked.parent_message_id)
+            add_emoji(message, user=user, emoji=SKIP_EMOJI[locked.type])
+        return locked
+
+    return run_atomically(write)
+
+
+def close_task(
+    frontend_message_id: str, *, api_client: ApiClient | None, user: User | None
+) -> Task:
+    """Close a collective task by its frontend id (OA's route was broken, [quirk])."""
+
+    def write() -> Task:
+        tasks = Task.objects.select_for_update().filter(
+            frontend_message_id=frontend_message_id, api_client=api_client
+        )
+        if api_client is None:
+            tasks = tasks.filter(user=user)
+        locked = tasks.first()
+        if locked is None:
+            raise OasstError(ErrorCode.TASK_NOT_FOUND, "No task with this message_id.")
+        if not locked.collective:
+            raise OasstError(ErrorCode.TASK_NOT_COLLECTIVE, "Only collective tasks can be closed.")
+        if locked.done:
+            return locked
+        locked.done = True
+        locked.done_at = timezone.now()
+        locked.save(update_fields=["done", "done_at"])
+        return locked
+
+    return run_atomically(write)
+
+
+def expire_tasks() -> int:
+    """Delete tasks nobody finished before they expired (OA's hourly job); returns how many."""
+    deleted, _ = Task.objects.expired().filter(frontend_message_id="").delete()
+    # Acknowledged tasks are only marked, so the frontend's id keeps answering 2101.
+    marked = Task.objects.expired().exclude(frontend_message_id="").update(skipped=True)
+    return deleted + marked

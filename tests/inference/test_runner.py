@@ -1,0 +1,210 @@
+"""The runner with the fake backend: queueing, batching, cancellation, limits, timeouts."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from oasst.inference.backends import BackendUnavailable, load_backend
+from oasst.inference.runner import Busy, LimitExceeded, LocalRunner
+from oasst.inference.specs import ModelSpec, SamplingParams
+from tests.inference.conftest import ask, collect, fake, text_of
+
+GREEDY = SamplingParams(temperature=0, max_new_tokens=200)
+
+
+def test_runner_streams_the_answer_then_reports_done(runner: LocalRunner) -> None:
+    events = collect(runner.submit(fake(), ask("hi there"), GREEDY, user_key="u1"))
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "queued" and "started" in kinds and kinds[-1] == "done"
+    assert text_of(events) == "Echo: hi there"
+    done = events[-1]
+    assert done.reason == "stop"
+    assert done.text == "Echo: hi there"
+    assert done.completion_tokens == len("Echo: hi there")
+    assert done.first_token_s is not None and done.seed is not None
+
+
+def test_requests_arriving_during_a_batch_join_it_at_the_next_step(runner: LocalRunner) -> None:
+    spec = fake("delay=0.01&reply=abcdefghijklmnopqrstuvwxyz")
+    first = runner.submit(spec, ask("a"), GREEDY, user_key="u1")
+    next(e for e in first.iter_events(timeout=10) if e.kind == "token")
+    later = [runner.submit(spec, ask("b"), GREEDY, user_key=f"u{i}") for i in range(2, 5)]
+    results = [collect(h) for h in later] + [collect(first)]
+    assert all(r[-1].reason == "stop" for r in results)
+    assert all(r[-1].text == "abcdefghijklmnopqrstuvwxyz" for r in results)
+    backend = runner.backend_for("fake")
+    # The first request ran alone, then the batch was rebuilt with the newcomers.
+    assert backend.batch_sizes[0] == 1
+    assert max(backend.batch_sizes) >= 3
+    # Batched decoding took far fewer steps than four requests one after another.
+    assert backend.steps < 4 * 26
+
+
+def test_cancel_stops_decoding_within_two_tokens(runner: LocalRunner) -> None:
+    spec = fake("delay=0.02&reply=x&repeat=500")
+    handle = runner.submit(spec, ask("a"), GREEDY, user_key="u1")
+    tokens = 0
+    for event in handle.iter_events(timeout=10):
+        if event.kind == "token":
+            tokens += 1
+            if tokens == 3:
+                handle.cancel()
+                steps_at_cancel = runner.backend_for("fake").steps
+        if event.kind == "done":
+            done = event
+    assert done.reason == "cancelled"
+    assert runner.backend_for("fake").steps - steps_at_cancel <= 2
+    assert done.completion_tokens <= 5
+
+
+def test_waiting_requests_hear_their_position_and_can_be_cancelled(runner: LocalRunner) -> None:
+    spec = fake("delay=0.02&batch=1&reply=y&repeat=200")
+    first = runner.submit(spec, ask("a"), GREEDY, user_key="u1")
+    next(e for e in first.iter_events(timeout=10) if e.kind == "token")
+    second = runner.submit(spec, ask("b"), GREEDY, user_key="u2")
+    third = runner.submit(spec, ask("c"), GREEDY, user_key="u3")
+    assert [e.position for e in third.drain() if e.kind == "queued"] == [2]
+    second.cancel()
+    events = collect(second, timeout=5)
+    assert events[-1].kind == "done" and events[-1].reason == "cancelled"
+    # The third moved up when the second left the queue.
+    assert 1 in [e.position for e in collect_until_started(third)]
+    first.cancel()
+    third.cancel()
+
+
+def collect_until_started(handle):  # noqa: ANN001, ANN201 - test helper
+    events = []
+    for event in handle.iter_events(timeout=10):
+        events.append(event)
+        if event.kind in {"started", "done"}:
+            break
+    return events
+
+
+def test_a_full_queue_refuses_with_a_busy_message() -> None:
+    runner = LocalRunner(queue_size=1, user_limit=10)
+    try:
+        spec = fake("delay=0.05&batch=1&reply=z&repeat=100")
+        first = runner.submit(spec, ask("a"), GREEDY, user_key="u1")
+        next(e for e in first.iter_events(timeout=10) if e.kind == "token")
+        runner.submit(spec, ask("b"), GREEDY, user_key="u2")
+        with pytest.raises(Busy, match="busy: 1 requests are waiting"):
+            runner.submit(spec, ask("c"), GREEDY, user_key="u3")
+    finally:
+        runner.shutdown()
+
+
+def test_a_person_has_at_most_user_limit_generations_at_once(runner: LocalRunner) -> None:
+    spec = fake("delay=0.05&reply=w&repeat=100")
+    handles = [runner.submit(spec, ask("a"), GREEDY, user_key="same") for _ in range(3)]
+    with pytest.raises(LimitExceeded, match="3 answers being written"):
+        runner.submit(spec, ask("a"), GREEDY, user_key="same")
+    # Someone else is not affected, and a finished generation frees a slot.
+    other = runner.submit(spec, ask("a"), GREEDY, user_key="other")
+    handles[0].cancel()
+    collect(handles[0])
+    again = runner.submit(spec, ask("a"), GREEDY, user_key="same")
+    for handle in [*handles[1:], other, again]:
+        handle.cancel()
+
+
+def test_a_generation_past_the_time_limit_ends_as_timeout() -> None:
+    runner = LocalRunner(time_limit=0.2)
+    try:
+        spec = fake("delay=0.02&reply=v&repeat=1000")
+        done = collect(runner.submit(spec, ask("a"), GREEDY, user_key="u"))[-1]
+        assert done.reason == "timeout"
+        assert 0 < done.completion_tokens < 1000
+    finally:
+        runner.shutdown()
+
+
+def test_a_request_waiting_past_the_queue_timeout_ends_as_timeout() -> None:
+    runner = LocalRunner(queue_timeout=0.3)
+    try:
+        spec = fake("delay=0.02&batch=1&reply=v&repeat=200")
+        first = runner.submit(spec, ask("a"), GREEDY, user_key="u1")
+        second = runner.submit(spec, ask("b"), GREEDY, user_key="u2")
+        done = collect(second)[-1]
+        assert done.reason == "timeout" and "queue" in done.error
+        first.cancel()
+    finally:
+        runner.shutdown()
+
+
+def test_stop_sequences_end_the_answer_before_them(runner: LocalRunner) -> None:
+    params = SamplingParams(temperature=0, stop=("STOP",))
+    events = collect(runner.submit(fake("reply=Hello STOP world"), ask("a"), params, user_key="u"))
+    assert text_of(events) == "Hello "
+    assert events[-1].reason == "stop"
+
+
+def test_max_new_tokens_ends_the_answer_as_length(runner: LocalRunner) -> None:
+    params = SamplingParams(temperature=0, max_new_tokens=5)
+    events = collect(runner.submit(fake("reply=abcdefghij"), ask("a"), params, user_key="u"))
+    assert text_of(events) == "abcde"
+    assert events[-1].reason == "length"
+
+
+def test_a_changed_registry_row_is_used_without_a_restart(runner: LocalRunner) -> None:
+    first = collect(runner.submit(fake("reply=old", version="1"), ask("a"), GREEDY, user_key="u"))
+    second = collect(runner.submit(fake("reply=new", version="2"), ask("a"), GREEDY, user_key="u"))
+    assert text_of(first) == "old"
+    assert text_of(second) == "new"
+
+
+def test_warm_up_loads_a_model_before_any_request(runner: LocalRunner) -> None:
+    assert runner.load(fake(), wait=10) is True
+    status = runner.status()
+    assert status["ok"] is True
+    assert status["models"]["fake"]["loaded"] is True
+
+
+def test_a_model_that_cannot_load_fails_its_requests_with_a_clear_error(
+    runner: LocalRunner,
+) -> None:
+    spec = fake("fail=broken weights", name="broken")
+    done = collect(runner.submit(spec, ask("a"), GREEDY, user_key="u"))[-1]
+    assert done.reason == "error"
+    assert "broken could not be loaded" in done.error
+    status = runner.status()
+    assert status["ok"] is False
+    assert "broken weights" in status["models"]["broken"]["error"]
+
+
+def test_the_llama_cpp_backend_says_how_to_install_its_package(tmp_path) -> None:  # noqa: ANN001
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF")
+    spec = ModelSpec(name="l", backend="llama_cpp", path=str(gguf))
+    with pytest.raises(BackendUnavailable, match="llama-cpp-python"):
+        load_backend(spec)
+
+
+def test_async_readers_receive_tokens_coalesced(runner: LocalRunner) -> None:
+    import asyncio
+
+    async def read() -> tuple[str, int]:
+        handle = runner.submit(fake("delay=0.001&reply=abcdef"), ask("a"), GREEDY, user_key="u")
+        text, frames = "", 0
+        async for event in handle.stream():
+            if event.kind == "token":
+                text += event.text
+                frames += 1
+        return text, frames
+
+    text, frames = asyncio.run(read())
+    assert text == "abcdef"
+    assert 1 <= frames <= 6
+
+
+def test_cancel_from_another_thread_is_safe(runner: LocalRunner) -> None:
+    spec = fake("delay=0.01&reply=q&repeat=300")
+    handle = runner.submit(spec, ask("a"), GREEDY, user_key="u")
+    threading.Timer(0.1, handle.cancel).start()
+    started = time.monotonic()
+    assert collect(handle)[-1].reason == "cancelled"
+    assert time.monotonic() - started < 2
