@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -49,12 +50,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.accept()
         self.allowance = float(FLOOD_BURST)
         self.checked = time.monotonic()
-        self.listener = conversation.subscribe(self.chat_id)
-        self.relay = asyncio.create_task(self._relay())
         # A page that reconnects gets the thread as it is now, answers in
-        # progress included, and then their next tokens.
+        # progress included, and then their next tokens: listen first (tokens
+        # wait in the queue), take the snapshot, send it, then relay what the
+        # snapshot does not already hold.
+        self.listener = conversation.subscribe(self.chat_id)
         view = await database_sync_to_async(conversation.chat_view)(chat, user=self.user)
         await self.send(text_data=render_thread(view))
+        seen = {item.id: item.live_chars for item in view.items if item.is_live}
+        self.relay = asyncio.create_task(self._relay(seen))
 
     async def disconnect(self, code: int) -> None:
         if self.relay is not None:
@@ -150,13 +154,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=render_thread(view))
 
     # --- the chat's updates -----------------------------------------------------
-    async def _relay(self) -> None:
+    async def _relay(self, seen: dict[int, int]) -> None:
+        """Send the chat's updates; ``seen`` holds how much of each live answer was sent already."""
         assert self.listener is not None
         while True:
             updates = [await self.listener.get()]
             while not self.listener.empty():
                 updates.append(self.listener.get_nowait())
-            await self.send(text_data="".join(render_updates(updates)))
+            if seen:
+                updates = skip_seen(updates, seen)
+            if updates:
+                await self.send(text_data="".join(render_updates(updates)))
 
 
 ACTIONS = {
@@ -167,6 +175,23 @@ ACTIONS = {
     "stop": ChatConsumer.do_stop,
     "show": ChatConsumer.do_show,
 }
+
+
+def skip_seen(updates: list[Update], seen: dict[int, int]) -> list[Update]:
+    """Drop the token text a snapshot already showed (``seen``: characters per message)."""
+    kept = []
+    for update in updates:
+        done = seen.get(update.message_id)
+        if update.kind == "token" and done is not None:
+            end = update.offset + len(update.text)
+            if end <= done:
+                continue
+            if update.offset < done:
+                update = replace(update, text=update.text[done - update.offset :], offset=done)
+        elif update.kind == "finished":
+            seen.pop(update.message_id, None)
+        kept.append(update)
+    return kept
 
 
 def render_updates(updates: list[Update]) -> list[str]:

@@ -106,6 +106,9 @@ class MessageView:
     picked: bool = False
     vote: int = 0
     is_live: bool = False
+    # Characters of the live generation already in ``text`` (for a socket that
+    # joins mid-stream: tokens before this offset are not sent twice).
+    live_chars: int = 0
     position: int = 0
     better_answers: list[str] = field(default_factory=list)
 
@@ -226,7 +229,8 @@ def _message_view(
 ) -> MessageView:
     index = next(i for i, s in enumerate(siblings) if s.id == message.id)
     live = _live.get(message.id)
-    text = message.text + (live.text if live else "")
+    live_text = live.text if live else ""
+    text = message.text + live_text
     finished = message.state in FINISHED_STATES
     # Markdown once the text is final; while streaming the page shows escaped text.
     html = render_markdown(text) if finished or message.role == Role.PROMPTER else ""
@@ -258,6 +262,7 @@ def _message_view(
         picked=group is not None and picked_groups.get(group) == message.id,
         vote=votes.get(message.id, 0),
         is_live=live is not None,
+        live_chars=len(live_text),
         position=live.position if live else 0,
         better_answers=better.get(message.id, []),
     )
@@ -573,6 +578,8 @@ class Update:
     position: int = 0
     view: ChatView | None = None
     error: str = ""
+    # For tokens: where ``text`` starts in the generation's text.
+    offset: int = 0
 
 
 @dataclass
@@ -701,8 +708,12 @@ async def _pump(generation: Generation) -> None:
                     done = event
             if pieces:
                 text = "".join(pieces)
+                offset = len(generation.text)
                 generation.text += text
-                _broadcast(generation.chat_id, Update("token", generation.message_id, text=text))
+                _broadcast(
+                    generation.chat_id,
+                    Update("token", generation.message_id, text=text, offset=offset),
+                )
             if done is not None:
                 # Off the live list first: from now on the stored text is the whole text.
                 _live.pop(generation.message_id, None)

@@ -239,3 +239,17 @@ async def test_a_flood_of_messages_is_refused(volunteer: User, fake_model: Model
     frames = [await comm.receive_from(timeout=5) for _ in range(12)]
     assert any("slow down" in f for f in frames)
     await comm.disconnect()
+
+
+def test_a_joining_socket_skips_the_tokens_its_snapshot_already_showed() -> None:
+    from oasst.chat.consumers import skip_seen
+    from oasst.chat.conversation import Update
+
+    updates = [
+        Update("token", 7, text="abc", offset=0),  # all in the snapshot
+        Update("token", 7, text="def", offset=3),  # "d" in the snapshot
+        Update("token", 8, text="xyz", offset=0),  # another answer, not live then
+        Update("token", 7, text="gh", offset=6),
+    ]
+    kept = skip_seen(updates, {7: 4})
+    assert [(u.message_id, u.text, u.offset) for u in kept] == [(7, "ef", 4), (8, "xyz", 0), (7, "gh", 6)]
