@@ -1,9 +1,12 @@
-"""Playwright driving Debian's Chromium against pytest-django's live server."""
+"""Playwright driving Debian's Chromium against pytest-django's live server, or daphne."""
 
 from __future__ import annotations
 
 import os
 import re
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -71,15 +74,60 @@ def e2e_settings(settings: Any) -> Any:
     return settings
 
 
-def sign_in(page: Any, live_server: Any, user: User) -> None:
-    """Put a session for ``user`` into the browser (the sign-in form has its own test)."""
+def sign_in(page: Any, server: Any, user: User) -> None:
+    """Put a session for ``user`` into the browser (the sign-in form has its own test).
+
+    ``server`` is pytest-django's live server or the URL of ``asgi_server``.
+    """
     client = Client()
     client.force_login(user)
     cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
-    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+    url = getattr(server, "url", server)
+    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": url}])
 
 
 def shot(page: Any, name: str) -> None:
     """An extra screenshot in the middle of a test (the fixture takes one at the end)."""
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="session")
+def asgi_server() -> Iterator[str]:
+    """The whole ASGI application (HTTP and websockets) under daphne, in a thread.
+
+    pytest-django's live server speaks WSGI only; the chat needs websockets.
+    Daphne runs in this process so it sees the test database, as the live
+    server does; static files come from the finders, as in development.
+    """
+    from channels.routing import ProtocolTypeRouter
+    from daphne.server import Server  # installs Twisted's asyncio reactor
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+    from twisted.internet import reactor
+
+    from oasst.asgi import application
+
+    routes = application.application_mapping
+    app = ProtocolTypeRouter(
+        {"http": ASGIStaticFilesHandler(routes["http"]), "websocket": routes["websocket"]}
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = Server(
+        app, endpoints=[f"tcp:port={port}:interface=127.0.0.1"], signal_handlers=False
+    )
+    thread = threading.Thread(target=server.run, name="daphne", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail("daphne did not start")
+            time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    reactor.callFromThread(reactor.stop)
+    thread.join(timeout=10)
