@@ -4,7 +4,9 @@ The chat's prompts become prompter messages by the chat's author (the first
 is the initial prompt); the model's answers become assistant messages marked
 ``synthetic`` with their ``model_name``; the author's "better answers" become
 human assistant replies beside the model's answer they improve on. Answers
-from regenerate and drafts stay siblings.
+from regenerate and drafts stay siblings, and the author's thumbs up and
+down on the model's answers become their +1 and -1 reactions there. Reports
+stay with the chat's moderation; they are not carried over.
 
 The new tree starts in ``initial_prompt_review``, like a prompt written for an
 initial-prompt task: its prompt is reviewed by the crowd, then it waits for
@@ -48,11 +50,12 @@ from django.utils.translation import gettext as _
 
 from oasst.accounts.models import ApiClient, User
 from oasst.chat.conversation import ChatError, ChatNotFound
-from oasst.chat.models import WORKING_STATES, BetterAnswer, Chat, ChatMessage, Role
+from oasst.chat.models import WORKING_STATES, BetterAnswer, Chat, ChatMessage, Role, Vote
 from oasst.exports.importer import import_client, placeholder_user
 from oasst.trees.journal import record_event
-from oasst.trees.models import Message, MessageTree, TreeState
+from oasst.trees.models import Emoji, Message, MessageTree, TreeState
 from oasst.trees.models import Role as TreeRole
+from oasst.trees.submissions import add_emoji
 
 ORIGIN_PREFIX = "chat-donation"
 
@@ -66,6 +69,7 @@ class Donation:
     messages: int = 0
     synthetic: int = 0
     human_answers: int = 0
+    votes: int = 0
     left_out: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -219,7 +223,13 @@ def _plan_tree(chat: Chat, messages: list[ChatMessage]) -> tuple[_Node | None, d
                     node.children.append(build(chosen, depth + 1))
             return node
         answers = [m for m in below if m.role == Role.ASSISTANT]
-        human = [b for m in answers for b in better.get(m.id, [])]
+        # A better answer counts even when the answer it improves on was left out.
+        human = [
+            b
+            for m in messages
+            if m.parent_id == message.id and m.role == Role.ASSISTANT
+            for b in better.get(m.id, [])
+        ]
         human.sort(key=lambda b: (b.created_at, b.id))
         left_out["other better answers to the same prompt"] += max(0, len(human) - 1)
         ranked: list[tuple[tuple[int, int], _Node | ChatMessage]] = []
@@ -272,6 +282,13 @@ def _write_tree(chat: Chat, root: _Node, *, user: User) -> Donation:
     )
     donation = Donation(tree=tree, created=True)
     client = import_client()
+    # The author's thumbs on the model's answers become their +1 and -1 reactions.
+    votes = {
+        message_id: Emoji.PLUS_ONE if score > 0 else Emoji.MINUS_ONE
+        for message_id, score in Vote.objects.filter(
+            message__chat=chat, user_id=chat.user_id
+        ).values_list("message_id", "score")
+    }
     model_answers: dict[object, int] = defaultdict(int)
     stack: list[tuple[_Node, Message | None]] = [(root, None)]
     while stack:
@@ -304,6 +321,9 @@ def _write_tree(chat: Chat, root: _Node, *, user: User) -> Donation:
         )
         if parent is not None:
             Message.objects.filter(pk=parent.pk).update(children_count=F("children_count") + 1)
+        if synthetic and source is not None and source.pk in votes:
+            add_emoji(message, user=user, emoji=votes[source.pk])
+            donation.votes += 1
         donation.messages += 1
         donation.synthetic += synthetic
         donation.human_answers += node.role == Role.ASSISTANT and not synthetic

@@ -10,10 +10,10 @@ from oasst.accounts.models import User
 from oasst.chat import conversation
 from oasst.chat.conversation import ChatError, ChatNotFound
 from oasst.chat.donation import donate_chat
-from oasst.chat.models import BetterAnswer, Chat, ChatMessage, Role, State
+from oasst.chat.models import BetterAnswer, Chat, ChatMessage, Role, State, Vote
 from oasst.trees import lifecycle, selection
 from oasst.trees.errors import OasstError
-from oasst.trees.models import Message, MessageTree, TaskType, TreeState
+from oasst.trees.models import EmojiReaction, Message, MessageTree, TaskType, TreeState
 from oasst.trees.models import Role as TreeRole
 from tests.conftest import make_user
 
@@ -107,6 +107,35 @@ def test_model_answers_are_synthetic_and_better_answers_are_human_siblings(
     assert root.children_count == 3
     assert tree_message(chat_messages["last"]).synthetic
     assert (donation.synthetic, donation.human_answers) == (3, 1)
+
+
+def test_the_authors_votes_become_reactions_on_the_model_answers(volunteer: User) -> None:
+    chat_messages = donatable_chat(volunteer)
+    Vote.objects.create(message=chat_messages["shown"], user=volunteer, score=1)
+    Vote.objects.create(message=chat_messages["other"], user=volunteer, score=-1)
+
+    donation = donate_chat(chat_messages["first"].chat, user=volunteer)
+
+    assert tree_message(chat_messages["shown"]).emojis == {"+1": 1}
+    assert tree_message(chat_messages["other"]).emojis == {"-1": 1}
+    assert set(EmojiReaction.objects.values_list("user", "emoji")) == {
+        (volunteer.pk, "+1"),
+        (volunteer.pk, "-1"),
+    }
+    assert donation.votes == 2
+
+
+def test_a_better_answer_to_a_failed_answer_is_kept(volunteer: User) -> None:
+    chat = conversation.create_chat(volunteer)
+    first = say(chat, "Name a red fruit.")
+    failed = answer(chat, first, "", state=State.ABORTED)
+    BetterAnswer.objects.create(message=failed, user=volunteer, text="A strawberry.")
+
+    donation = donate_chat(chat, user=volunteer, consent=True)
+
+    reply = Message.objects.get(parent_id=donation.tree.pk)
+    assert (reply.text, reply.user, reply.synthetic) == ("A strawberry.", volunteer, False)
+    assert donation.left_out == {"empty answers": 1}
 
 
 def test_donating_twice_makes_one_tree(volunteer: User) -> None:
