@@ -164,7 +164,7 @@ def _active_path(chat: Chat, messages: list[ChatMessage]) -> set[int]:
 
 def _plan_tree(chat: Chat, messages: list[ChatMessage]) -> tuple[_Node | None, dict[str, int]]:
     """The tree to write (None when there is no prompt), and counts of what was left out."""
-    left_out: dict[str, int] = defaultdict(int)
+    left_out: dict[str, int] = defaultdict(int)  # the reason → messages, replies included
     limit = settings.OASST_MESSAGE_SIZE_LIMIT
     usable: list[ChatMessage] = []
     for m in messages:
@@ -196,8 +196,10 @@ def _plan_tree(chat: Chat, messages: list[ChatMessage]) -> tuple[_Node | None, d
     roots = [m for m in children[None] if m.role == Role.PROMPTER]
     if not roots:
         return None, dict(left_out)
-    left_out["other versions of the first prompt"] += len(roots) - 1
     root_message = prefer_shown_then_newest(roots)
+    left_out["other versions of the first prompt"] += _count(
+        [m for m in roots if m is not root_message], children
+    )
     max_depth = settings.OASST_MAX_TREE_DEPTH
     max_children = settings.OASST_MAX_CHILDREN_COUNT
 
@@ -210,10 +212,10 @@ def _plan_tree(chat: Chat, messages: list[ChatMessage]) -> tuple[_Node | None, d
         if message.role == Role.ASSISTANT:
             prompts = [m for m in below if m.role == Role.PROMPTER]
             if prompts:
-                left_out["other versions of a follow-up prompt"] += _count(
-                    [m for m in prompts if m is not prefer_shown_then_newest(prompts)], children
-                )
                 chosen = prefer_shown_then_newest(prompts)
+                left_out["other versions of a follow-up prompt"] += _count(
+                    [m for m in prompts if m is not chosen], children
+                )
                 if depth + 1 >= max_depth:
                     # A prompt at the deepest level could never be answered.
                     left_out["messages deeper than the tree's depth limit"] += _count(

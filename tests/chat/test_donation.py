@@ -207,7 +207,8 @@ def test_the_tree_limits_cut_the_chat_and_say_so(volunteer: User, settings: obje
     chat_messages = donatable_chat(volunteer)
     chat = chat_messages["first"].chat
     answer(chat, chat_messages["first"], "A third answer.")
-    say(chat, "How do plants eat?")  # an edited first prompt, not on the shown branch
+    edited = say(chat, "How do plants eat?")  # an edited first prompt, not on the shown branch
+    answer(chat, edited, "With light.")
 
     donation = donate_chat(chat, user=volunteer)
 
@@ -222,7 +223,7 @@ def test_the_tree_limits_cut_the_chat_and_say_so(volunteer: User, settings: obje
     # A prompt at the deepest level could never be answered, so it goes too.
     assert Message.objects.filter(depth__gt=1).count() == 0
     assert donation.left_out == {
-        "other versions of the first prompt": 1,
+        "other versions of the first prompt": 2,
         "answers beyond the tree's children limit": 2,
         "messages deeper than the tree's depth limit": 2,
     }
