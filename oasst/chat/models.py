@@ -42,6 +42,11 @@ class Chat(models.Model):
     active_leaf = models.ForeignKey(
         "ChatMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The message tree the chat became when its author donated it (chat/donation.py).
+    donated_tree = models.ForeignKey(
+        "trees.MessageTree", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    donated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 

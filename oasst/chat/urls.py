@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:chat_id>/share/", views.share, name="share"),
     path("<int:chat_id>/hide/", views.hide, name="hide"),
     path("<int:chat_id>/delete/", views.delete, name="delete"),
+    path("<int:chat_id>/donate/", views.donate, name="donate"),
     path(
         "<int:chat_id>/messages/<int:message_id>/<str:kind>/",
         views.feedback,

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from oasst.accounts.decorators import contributor_required
-from oasst.chat import conversation
+from oasst.chat import conversation, donation
 from oasst.chat.conversation import VOTE_REASONS, ChatError, ChatNotFound
 from oasst.chat.models import Chat, ChatMessage, ReportReason
 from oasst.inference.models import Model
@@ -126,6 +126,39 @@ def delete(request: HttpRequest, chat_id: int) -> HttpResponse:
     conversation.delete_chat(_own_chat(request, chat_id))
     messages.success(request, _("Chat deleted."))
     return redirect("chat:index")
+
+
+@require_POST
+@contributor_required
+def donate(request: HttpRequest, chat_id: int) -> HttpResponse:
+    """Donate the chat to the dataset; htmx gets the donation fragment back."""
+    chat = _own_chat(request, chat_id)
+    status = 200
+    try:
+        result = donation.donate_chat(
+            chat, user=request.user, consent=request.POST.get("consent") == "on"
+        )
+    except ChatError as exc:
+        note, status = str(exc), 400
+    else:
+        note = (
+            _("Thanks: your chat is now a conversation tree waiting for review.")
+            if result.created
+            else _("This chat was donated already.")
+        )
+        if result.left_out:
+            note += " " + _("Some messages were left out to fit the tree's rules: %(what)s.") % {
+                "what": ", ".join(f"{reason} ({n})" for reason, n in result.left_out.items())
+            }
+    if request.htmx:
+        return render(
+            request,
+            "chat/_donation.html",
+            {"chat_row": chat, "note": note, "error": status != 200},
+            status=status,
+        )
+    (messages.error if status != 200 else messages.success)(request, note)
+    return redirect("chat:detail", chat_id=chat.id)
 
 
 @require_POST

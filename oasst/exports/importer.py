@@ -210,6 +210,39 @@ def _units(records: Iterable[tuple[int, str, Any]], report: ImportReport) -> Ite
         yield group
 
 
+def import_client() -> ApiClient:
+    """The disabled API client that scopes placeholder authors, made on first use."""
+    client = ApiClient.objects.filter(name=IMPORT_CLIENT).first()
+    if client is None:
+        # Disabled and with a hash of nothing anyone knows: it exists to scope placeholder users.
+        client = ApiClient.objects.create(
+            name=IMPORT_CLIENT,
+            key_prefix="",
+            key_hash=hashlib.sha256(secrets.token_bytes(32)).hexdigest(),
+            enabled=False,
+            frontend_type="import",
+            description="Placeholder authors of imported datasets",
+        )
+    return client
+
+
+def placeholder_user(client: ApiClient, author: str, *, display_name: str = "") -> User:
+    """The user standing for ``author`` under ``client``: never able to sign in, off the leaderboard."""
+    user = User.objects.filter(api_client=client, auth_method="import", frontend_id=author).first()
+    if user is None:
+        user = User(
+            username=f"import-{hashlib.sha256(author.encode()).hexdigest()[:24]}",
+            api_client=client,
+            auth_method="import",
+            frontend_id=author,
+            display_name=display_name or f"imported {author[:12]}",
+            show_on_leaderboard=False,
+        )
+        user.set_unusable_password()
+        user.save()
+    return user
+
+
 @dataclass
 class _Placed:
     pk: uuid.UUID
@@ -235,44 +268,15 @@ class Importer:
         self.fallback_origin = fallback_origin
         self.model_name = model_name
         self.report = report
-        self.client = self._import_client()
+        self.client = import_client()
         self.users: dict[str, int] = {}
         self.rejected: set[str] = set()
         self.seen: set[str] = set()
 
-    @staticmethod
-    def _import_client() -> ApiClient:
-        client = ApiClient.objects.filter(name=IMPORT_CLIENT).first()
-        if client is None:
-            # Disabled and with a hash of nothing anyone knows: it exists to scope placeholder users.
-            client = ApiClient.objects.create(
-                name=IMPORT_CLIENT,
-                key_prefix="",
-                key_hash=hashlib.sha256(secrets.token_bytes(32)).hexdigest(),
-                enabled=False,
-                frontend_type="import",
-                description="Placeholder authors of imported datasets",
-            )
-        return client
-
     def placeholder_user(self, author: str) -> int:
         """The user standing for ``author`` (an id from the file), created on first sight."""
         if author not in self.users:
-            user = User.objects.filter(
-                api_client=self.client, auth_method="import", frontend_id=author
-            ).first()
-            if user is None:
-                user = User(
-                    username=f"import-{hashlib.sha256(author.encode()).hexdigest()[:24]}",
-                    api_client=self.client,
-                    auth_method="import",
-                    frontend_id=author,
-                    display_name=f"imported {author[:12]}",
-                    show_on_leaderboard=False,
-                )
-                user.set_unusable_password()
-                user.save()
-            self.users[author] = user.pk
+            self.users[author] = placeholder_user(self.client, author).pk
         return self.users[author]
 
     def author_for(self, obj: dict[str, Any], parent: _Placed | None) -> int:

@@ -148,6 +148,22 @@ class Handle:
                 return
 
 
+def stop_token_ids(backend: Backend) -> set[int]:
+    """The ids that end an answer: end of text and the role tokens.
+
+    A role token the tokenizer does not know comes back as its unknown-token
+    id, which must not end answers; the end-of-text id always does, even where
+    it doubles as the unknown token (as in the demo model's tokenizer).
+    """
+    unknown = getattr(backend.tokenizer, "unk_token_id", None)
+    roles = (backend.tokenizer.convert_tokens_to_ids(t) for t in ROLE_TOKENS)
+    ids = {i for i in roles if isinstance(i, int) and i >= 0 and i != unknown}
+    eos = backend.eos_token_id
+    if isinstance(eos, int) and eos >= 0:
+        ids.add(eos)
+    return ids
+
+
 @dataclass
 class _Waiting:
     handle: Handle
@@ -289,14 +305,7 @@ class ModelWorker:
         self.backend = backend
         self.load_error = ""
         self.loaded_at = time.time()
-        self.stop_ids = {
-            i
-            for i in (
-                [backend.eos_token_id]
-                + [backend.tokenizer.convert_tokens_to_ids(t) for t in ROLE_TOKENS]
-            )
-            if isinstance(i, int) and i >= 0 and i != getattr(backend.tokenizer, "unk_token_id", -1)
-        }
+        self.stop_ids = stop_token_ids(backend)
 
     def _expire_waiting_locked(self) -> None:
         limit = self.runner.queue_timeout

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
 from oasst.inference.backends import BackendUnavailable, load_backend
-from oasst.inference.runner import Busy, LimitExceeded, LocalRunner
+from oasst.inference.runner import Busy, LimitExceeded, LocalRunner, stop_token_ids
 from oasst.inference.specs import ModelSpec, SamplingParams
 from tests.inference.conftest import ask, collect, fake, text_of
 
@@ -208,3 +209,17 @@ def test_cancel_from_another_thread_is_safe(runner: LocalRunner) -> None:
     started = time.monotonic()
     assert collect(handle)[-1].reason == "cancelled"
     assert time.monotonic() - started < 2
+
+
+def test_end_of_text_stops_answers_even_when_it_is_also_the_unknown_token() -> None:
+    # The demo model's tokenizer uses end of text as its unknown token; a role
+    # token it does not know comes back as that id too.
+    vocabulary = {"<|endoftext|>": 0, "<|prompter|>": 1, "<|assistant|>": 2}
+    tokenizer = SimpleNamespace(
+        unk_token_id=0, convert_tokens_to_ids=lambda token: vocabulary.get(token, 0)
+    )
+    assert stop_token_ids(SimpleNamespace(tokenizer=tokenizer, eos_token_id=0)) == {0, 1, 2}
+    tokenizer.unk_token_id = 9
+    vocabulary.pop("<|assistant|>")
+    tokenizer.convert_tokens_to_ids = lambda token: vocabulary.get(token, 9)
+    assert stop_token_ids(SimpleNamespace(tokenizer=tokenizer, eos_token_id=0)) == {0, 1}

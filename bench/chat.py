@@ -1,0 +1,521 @@
+"""Chat streaming: raw backend speed against what a websocket client receives, and batching.
+
+Builds two models with the project's own builder (``build_demo_model``): the
+demo model and the ~25M-parameter ``m25`` shape, in a temporary data
+directory with its own SQLite database (``OASST_DATA_DIR`` is set before
+Django starts, so no real data is touched). Then, for each model:
+
+- raw: the transformers backend alone, in this process, decoding as the
+  runner's thread does (``pick_token``, the runner's stop tokens, the text
+  stream that turns tokens into text) with no queue, thread hand-off,
+  database or socket.
+- websocket: the same prompt and parameters through the whole server: a daphne
+  started in a subprocess on this data directory, and a websocket client
+  (the ``websockets`` package) signed in with a session cookie that sends the
+  chat page's ``send`` action to ``/ws/chat/<id>/``. This is the true end to
+  end path (TCP, daphne's websocket protocol, origin check, session auth,
+  the consumer, conversation.py's database writes, the runner's queue and
+  thread, the rendered htmx fragments); an in-process ``WebsocketCommunicator``
+  would skip the network and the protocol server. Token counts are the
+  answers' ``completion_tokens``, read back from the database.
+
+- concurrency: 1, 4 and 8 chats (one person each) sending at the same moment;
+  aggregate tokens/s is all their tokens over the time from the first send
+  to the last finished answer.
+- memory: the size of the model's tensors, the growth of this process's
+  resident memory from loading the backend to after its first answers, and
+  the server's growth while it loads and serves the model.
+
+On both paths: ``ttft_ms`` is the time to the first visible text (on the
+socket, from sending the frame to the first token fragment); ``tokens_per_s``
+is all the answer's tokens over the whole answer (on the socket, until the
+finished thread arrives), and ``stream_tokens_per_s`` the tokens after the
+first visible text over the time after it.
+
+The raw and the websocket answers are taken in turns, one of each per
+repeat, so that both see the same load from whatever else the machine runs.
+Sampling with a fixed seed (the seed, of the first few, whose answer is
+longest, so that a model that stops early still gives a stream to time)
+makes the raw and the websocket answers the same tokens, so their speeds
+compare like with like. Timings are not asserted anywhere.
+Prints ONE JSON line with the figures, the raw baselines measured in the
+same run, and the goals (websocket ≥ 95% of raw tokens/s, under 20 ms added
+to the first token, ≥ 1.8× single-stream at 4 chats on CPU).
+
+    .venv/bin/python bench/chat.py                     # 4 to 7 minutes on 2 shared cores
+    .venv/bin/python bench/chat.py --max-new-tokens 128 --repeats 9 --demo-steps 600
+    .venv/bin/python bench/chat.py --threads 4         # a machine with cores to spare
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PROMPT = "Tell me about the moon and the tides, and why the sea rises twice a day."
+GOALS = {"ws_vs_raw_tokens_per_s_ratio": 0.95, "added_ttft_ms": 20.0, "speedup_at_4": 1.8}
+FINISHED = ("complete", "cancelled", "aborted", "timed_out")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rss_bytes() -> int:
+    import psutil
+
+    return psutil.Process().memory_info().rss
+
+
+# --- Setup ----------------------------------------------------------------------------
+
+
+def setup_django(data_dir: Path, env: dict[str, str]) -> None:
+    os.environ.update(env)
+    os.environ["OASST_DATA_DIR"] = str(data_dir)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oasst.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def build_models(models_dir: Path, *, demo_steps: int, m25_steps: int) -> dict[str, Any]:
+    from oasst.inference.registry import register_model
+    from oasst.training.demo import build_demo_model
+
+    built = {}
+    for name, size, steps in (("demo", "demo", demo_steps), ("m25", "m25", m25_steps)):
+        model = build_demo_model(models_dir / name, size=size, steps=steps, threads=2)
+        register_model(name, model.folder, backend="transformers", make_default=name == "demo")
+        built[name] = {"folder": model.folder, "parameters": model.parameters}
+    return built
+
+
+# --- Raw backend ----------------------------------------------------------------------
+
+
+def sampling(max_new_tokens: int, seed: int) -> dict[str, Any]:
+    """Plain sampling with a fixed seed: both paths draw the very same tokens."""
+    return {
+        "temperature": 1.0,
+        "top_k": None,
+        "top_p": None,
+        "typical_p": None,
+        "repetition_penalty": 1.0,
+        "max_new_tokens": max_new_tokens,
+        "seed": seed,
+    }
+
+
+def generate(backend: Any, ids: list[int], params: Any, stop_ids: set[int]) -> Answer:
+    """One answer as the runner's thread decodes it (tokens, then text), minus the runner."""
+    import torch
+
+    from oasst.inference.decoding import TextStream
+    from oasst.inference.sampling import pick_token
+
+    stream = TextStream(
+        lambda ids: backend.tokenizer.decode(ids, skip_special_tokens=True), params.stop
+    )
+    generator = torch.Generator().manual_seed(params.seed)
+    history = list(ids)
+    started = time.perf_counter()
+    session = backend.start([list(ids)])
+    token = pick_token(session.logits()[0], params, generator=generator, history=history)
+    answer = Answer(started=started)
+    while token not in stop_ids:
+        history.append(token)
+        answer.tokens += 1
+        if stream.push(token) and answer.first_text is None:
+            answer.first_text = time.perf_counter()
+            answer.tokens_to_first_text = answer.tokens
+        if answer.tokens >= params.max_new_tokens or stream.stopped:
+            break
+        session.advance([token])
+        token = pick_token(session.logits()[0], params, generator=generator, history=history)
+    stream.finish()
+    answer.done = time.perf_counter()
+    return answer
+
+
+@dataclass
+class Answer:
+    """Timings of one answer (perf_counter seconds) and its token counts."""
+
+    started: float
+    first_text: float | None = None
+    done: float = 0.0
+    tokens: int = 0
+    tokens_to_first_text: int = 0
+
+    @property
+    def ttft(self) -> float | None:
+        return self.first_text - self.started if self.first_text else None
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / (self.done - self.started)
+
+    @property
+    def stream_tokens_per_s(self) -> float | None:
+        after = self.tokens - self.tokens_to_first_text
+        if self.first_text is None or after <= 0 or self.done <= self.first_text:
+            return None
+        return after / (self.done - self.first_text)
+
+
+@dataclass
+class RawModel:
+    """A model's backend loaded in this process, with the prompt and parameters to time."""
+
+    backend: Any
+    ids: list[int]
+    params: Any
+    stop_ids: set[int]
+    seed: int
+    rss_growth_mb: float
+    tensor_mb: float
+
+    def run(self) -> Answer:
+        import torch
+
+        with torch.inference_mode():
+            return generate(self.backend, self.ids, self.params, self.stop_ids)
+
+
+def load_raw(name: str, *, max_new_tokens: int, seeds: int) -> RawModel:
+    """Load the model's backend here and choose the seed to use.
+
+    Of the first ``seeds`` seeds, the one whose answer is longest (up to
+    ``max_new_tokens``) is used everywhere, so a model that likes to stop
+    early still gives a stream long enough to time. Memory is measured after
+    these answers, once the weights are really in memory.
+    """
+    import torch
+
+    from oasst.inference.backends import load_backend
+    from oasst.inference.models import Model
+    from oasst.inference.prompts import Conversation, build_prompt
+    from oasst.inference.runner import stop_token_ids
+    from oasst.inference.specs import parse_params
+
+    spec = Model.objects.get(name=name).spec
+    gc.collect()
+    before = rss_bytes()
+    backend = load_backend(spec, max_batch=1, threads=int(os.environ["OASST_RUNNER_THREADS"]))
+    stop_ids = stop_token_ids(backend)
+    prompt = build_prompt(
+        backend.tokenizer,
+        Conversation(turns=(("prompter", PROMPT),)),
+        prompt_format=spec.prompt_format,
+        budget=backend.max_context - max_new_tokens,
+    )
+    ids = list(prompt.ids)
+    lengths = {}
+    with torch.inference_mode():
+        for seed in range(seeds):
+            params = parse_params(sampling(max_new_tokens, seed))
+            lengths[seed] = generate(backend, ids, params, stop_ids).tokens
+            if lengths[seed] >= max_new_tokens:
+                break
+    seed = max(lengths, key=lambda s: (lengths[s], -s))
+    return RawModel(
+        backend=backend,
+        ids=ids,
+        params=parse_params(sampling(max_new_tokens, seed)),
+        stop_ids=stop_ids,
+        seed=seed,
+        rss_growth_mb=round((rss_bytes() - before) / 2**20, 1),
+        tensor_mb=round(backend.memory_bytes() / 2**20, 1),
+    )
+
+
+def median(values: list[float | None], *, scale: float = 1.0, digits: int = 1) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(statistics.median(present) * scale, digits) if present else None
+
+
+def summarise(answers: list[Answer]) -> dict[str, Any]:
+    return {
+        "ttft_ms": median([a.ttft for a in answers], scale=1000, digits=2),
+        "tokens_per_s": median([a.tokens_per_s for a in answers]),
+        "stream_tokens_per_s": median([a.stream_tokens_per_s for a in answers]),
+        "tokens": median([a.tokens for a in answers], digits=0),
+    }
+
+
+# --- Through the server -----------------------------------------------------------------
+
+
+def start_server(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    daphne = Path(PYTHON).with_name("daphne")
+    command = [str(daphne), "-b", "127.0.0.1", "-p", str(port), "oasst.asgi:application"]
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"daphne exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)  # noqa: S310
+            return proc
+        except urllib.error.HTTPError:
+            return proc  # it answers; a 503 only means no Celery worker runs here
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("daphne did not answer within 120 s")
+
+
+def make_chats(model: str, count: int, *, params: dict[str, Any]) -> list[tuple[int, str]]:
+    """``count`` chats of ``model``, each of its own person: (chat id, session cookie)."""
+    from django.test import Client
+
+    from oasst.accounts.models import User
+    from oasst.chat import conversation
+
+    chats = []
+    for _ in range(count):
+        index = User.objects.filter(username__startswith="bench-").count()
+        user = User.objects.create_user(f"bench-{index}", password=None)
+        chat = conversation.create_chat(user, model_name=model)
+        chat.params = params
+        chat.save(update_fields=["params"])
+        client = Client()
+        client.force_login(user)
+        chats.append((chat.id, f"sessionid={client.cookies['sessionid'].value}"))
+    return chats
+
+
+TOKEN = re.compile(r'beforeend:#message-(\d+)-text">')
+STATE = re.compile(r'id="message-(\d+)" class="msg msg-assistant state-(\w+)"')
+
+
+async def one_answer(
+    port: int, chat_id: int, cookie: str, start: asyncio.Event
+) -> tuple[int, Answer]:
+    """Send a prompt on a fresh socket and time the answer's fragments: (message id, timings)."""
+    import websockets
+
+    uri = f"ws://127.0.0.1:{port}/ws/chat/{chat_id}/"
+    headers = {"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"}
+    async with websockets.connect(uri, additional_headers=headers, max_size=2**24) as socket_:
+        await socket_.recv()  # the thread as it is
+        await start.wait()
+        answer = Answer(started=time.perf_counter())
+        await socket_.send(json.dumps({"action": "send", "text": PROMPT}))
+        answer_id = None
+        while True:
+            frame = await asyncio.wait_for(socket_.recv(), timeout=300)
+            now = time.perf_counter()
+            if answer_id is None:
+                states = [m for m in STATE.findall(frame) if m[1] in ("pending", "in_progress")]
+                if states:
+                    answer_id = states[-1][0]
+            if answer.first_text is None and any(m == answer_id for m in TOKEN.findall(frame)):
+                answer.first_text = now
+            if answer_id is not None and any(
+                m == answer_id and state in FINISHED for m, state in STATE.findall(frame)
+            ):
+                answer.done = now
+                return int(answer_id), answer
+
+
+async def answers(port: int, chats: list[tuple[int, str]]) -> list[Answer]:
+    """Every chat sends at once; token counts come from the database afterwards."""
+    start = asyncio.Event()
+    tasks = [asyncio.create_task(one_answer(port, c, k, start)) for c, k in chats]
+    await asyncio.sleep(0.3)  # every socket connected and showing its thread
+    start.set()
+    results = await asyncio.gather(*tasks)
+    tokens = await asyncio.to_thread(completion_tokens, [pk for pk, _answer in results])
+    for pk, answer in results:
+        answer.tokens = tokens[pk]
+    return [answer for _pk, answer in results]
+
+
+def completion_tokens(message_ids: list[int]) -> dict[int, int]:
+    from oasst.chat.models import ChatMessage
+
+    rows = ChatMessage.objects.filter(pk__in=message_ids).values_list("pk", "completion_tokens")
+    return {pk: tokens or 0 for pk, tokens in rows}
+
+
+def measure_model(
+    port: int, name: str, raw: RawModel, *, repeats: int, concurrency: list[int]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Raw and websocket answers taken in turns (so both see the same load), then concurrency."""
+    params = sampling(raw.params.max_new_tokens, raw.seed)
+    # One answer loads the model in the server and warms it up.
+    asyncio.run(answers(port, make_chats(name, 1, params=params)))
+    raw_runs, singles = [], []
+    for _ in range(repeats):
+        raw_runs.append(raw.run())
+        singles.extend(asyncio.run(answers(port, make_chats(name, 1, params=params))))
+    # The same seed gives the same tokens on both paths, so as many of them
+    # come before the first visible text.
+    for answer in singles:
+        answer.tokens_to_first_text = raw_runs[0].tokens_to_first_text
+    aggregate = {}
+    for count in concurrency:
+        result = asyncio.run(answers(port, make_chats(name, count, params=params)))
+        wall = max(a.done for a in result) - min(a.started for a in result)
+        aggregate[str(count)] = round(sum(a.tokens for a in result) / wall, 1)
+    return summarise(raw_runs), {**summarise(singles), "aggregate_tokens_per_s": aggregate}
+
+
+def server_rss_mb(pid: int) -> float:
+    import psutil
+
+    return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
+
+
+# --- Main -------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--concurrency", default="1,4,8")
+    parser.add_argument(
+        "--demo-steps",
+        type=int,
+        default=100,
+        help="training steps of the demo model (the builder's default is 600; speed is the same)",
+    )
+    parser.add_argument("--m25-steps", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=8, help="seeds tried for a long answer")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads, here and in the server (1: the event loop keeps the other core)",
+    )
+    args = parser.parse_args()
+    concurrency = [int(n) for n in args.concurrency.split(",") if n.strip()]
+
+    with tempfile.TemporaryDirectory(prefix="oasst-bench-chat-") as tmp:
+        data_dir = Path(tmp) / "data"
+        # The same settings here and in the server: no per-person limits in the way.
+        env = {
+            "OASST_RUNNER_THREADS": str(args.threads),
+            "OASST_RUNNER_WARMUP": "0",
+            "OASST_RUNNER_USER_LIMIT": "16",
+            "OASST_RUNNER_MAX_BATCH": str(max([8, *concurrency])),
+            "OASST_CHAT_RATE_LIMIT": "1000000",
+        }
+        setup_django(data_dir, env)
+        started = time.monotonic()
+        built = build_models(
+            Path(tmp) / "models", demo_steps=args.demo_steps, m25_steps=args.m25_steps
+        )
+        build_s = time.monotonic() - started
+
+        loaded = {
+            name: load_raw(name, max_new_tokens=args.max_new_tokens, seeds=args.seeds)
+            for name in built
+        }
+
+        port = free_port()
+        server_env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+        server_env["PYTHONPATH"] = str(ROOT)
+        server = start_server(port, server_env, Path(tmp) / "daphne.log")
+        try:
+            idle_rss = server_rss_mb(server.pid)
+            raw, ws, server_rss = {}, {}, {}
+            for name in built:
+                raw[name], ws[name] = measure_model(
+                    port, name, loaded[name], repeats=args.repeats, concurrency=concurrency
+                )
+                server_rss[name] = server_rss_mb(server.pid)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+    models = {}
+    previous_rss = idle_rss
+    for name in built:
+        r, w = raw[name], ws[name]
+        single = w["aggregate_tokens_per_s"].get("1")
+        models[name] = {
+            "parameters": built[name]["parameters"],
+            "raw_tokens_per_s": r["tokens_per_s"],
+            "ws_tokens_per_s": w["tokens_per_s"],
+            "ws_vs_raw_tokens_per_s_ratio": round(w["tokens_per_s"] / r["tokens_per_s"], 3)
+            if w["tokens_per_s"] and r["tokens_per_s"]
+            else None,
+            "raw_stream_tokens_per_s": r["stream_tokens_per_s"],
+            "ws_stream_tokens_per_s": w["stream_tokens_per_s"],
+            "ws_vs_raw_stream_ratio": round(w["stream_tokens_per_s"] / r["stream_tokens_per_s"], 3)
+            if w["stream_tokens_per_s"] and r["stream_tokens_per_s"]
+            else None,
+            "raw_ttft_ms": r["ttft_ms"],
+            "ws_ttft_ms": w["ttft_ms"],
+            "added_ttft_ms": round(w["ttft_ms"] - r["ttft_ms"], 2)
+            if w["ttft_ms"] is not None and r["ttft_ms"] is not None
+            else None,
+            "seed": loaded[name].seed,
+            "tokens_raw": r["tokens"],
+            "tokens_ws": w["tokens"],
+            "aggregate_tokens_per_s": w["aggregate_tokens_per_s"],
+            "speedup": {
+                n: round(v / single, 2) for n, v in w["aggregate_tokens_per_s"].items() if single
+            },
+            "memory_mb": {
+                "tensors": loaded[name].tensor_mb,
+                "rss_growth_on_load": loaded[name].rss_growth_mb,
+                "server_rss_growth": round(server_rss[name] - previous_rss, 1),
+            },
+        }
+        previous_rss = server_rss[name]
+    print(
+        json.dumps(
+            {
+                "bench": "chat",
+                "backend": "transformers",
+                "path": "daphne subprocess + websockets client",
+                "max_new_tokens": args.max_new_tokens,
+                "repeats": args.repeats,
+                "models": models,
+                "server_idle_rss_mb": idle_rss,
+                "goals": GOALS,
+                "build_s": round(build_s, 1),
+                "threads": args.threads,
+                "python": sys.version.split()[0],
+                "cpus": os.cpu_count(),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
