@@ -80,6 +80,11 @@ def main() -> None:
     parser.add_argument("--langs", default="en,es,de")
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the PostgreSQL data of an earlier run and measure only the largest size",
+    )
     args = parser.parse_args()
     if args.db == "sqlite":
         os.environ.pop("DATABASE_URL", None)
@@ -100,7 +105,15 @@ def main() -> None:
     from oasst.trees.synthetic_data import generate_dataset
 
     call_command("migrate", verbosity=0)
-    if connection.vendor == "postgresql":  # SQLite starts in a fresh directory
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.reuse and connection.vendor == "postgresql":
+        # ANALYZE too: right after a bulk load the planner's statistics are stale.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        sizes = sizes[-1:]
+        if MessageTree.objects.count() < sizes[0]:
+            raise SystemExit(f"--reuse needs {sizes[0]} trees in the database")
+    elif connection.vendor == "postgresql":  # SQLite starts in a fresh directory
         with connection.cursor() as cursor:
             cursor.execute(
                 "TRUNCATE trees_journalevent, trees_emojireaction, trees_ranking, trees_textlabel, "
@@ -110,15 +123,21 @@ def main() -> None:
     rng = random.Random(0)
     results: dict[str, Any] = {}
     have = 0
-    for size in [int(s) for s in args.sizes.split(",") if s]:
+    for size in sizes:
         started = time.perf_counter()
-        generate_dataset(
-            size - have,
-            messages_per_tree=args.messages_per_tree,
-            langs=langs,
-            seed=size,
-            active_caps=have == 0,
-        )
+        if args.reuse:
+            have = size
+        if size > have:
+            generate_dataset(
+                size - have,
+                messages_per_tree=args.messages_per_tree,
+                langs=langs,
+                seed=size,
+                active_caps=have == 0,
+            )
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("ANALYZE")
         generated_in = time.perf_counter() - started
         have = size
         results[str(size)] = {

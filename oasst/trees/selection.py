@@ -216,14 +216,24 @@ def lonely_parents(parents: Candidates) -> Candidates:
     )
 
 
-def incomplete_rankings(user: User, lang: str) -> Candidates:
+# Trees drawn before looking for a ranking parent in them (see pick_ranking_parent).
+RANKING_TREE_SAMPLE = 32
+
+
+def incomplete_rankings(user: User, lang: str, *, tree_sample: int | None = None) -> Candidates:
     """Parents in ranking trees whose accepted replies still need rankings from ``user``.
 
     A parent qualifies with more than one accepted reply of a rankable role
     and its least-ranked reply below ``OASST_NUM_REQUIRED_RANKINGS``; the
     person wrote none of the replies, has not ranked them, holds no open
-    ranking task for them and did not skip them.
+    ranking task for them and did not skip them. With ``tree_sample``, only
+    that many ranking trees, drawn at random, are searched.
     """
+    trees = _active_trees_sql()
+    sample_params: tuple[object, ...] = ()
+    if tree_sample is not None:
+        trees += " ORDER BY RANDOM() LIMIT %s"
+        sample_params = (tree_sample,)
     roles = rankable_roles()
     rank_types = [TaskType.RANK_ASSISTANT_REPLIES, TaskType.RANK_PROMPTER_REPLIES]
     children = f"""FROM {MESSAGE} c WHERE c.parent_id = m.id AND c.role IN ({_placeholders(roles)})
@@ -234,7 +244,7 @@ def incomplete_rankings(user: User, lang: str) -> Candidates:
                    (SELECT COUNT(*) {children}) AS replies,
                    (SELECT MIN(c.ranking_count) {children}) AS least_ranked
             FROM {MESSAGE} m
-            WHERE m.tree_id IN ({_active_trees_sql()})
+            WHERE m.tree_id IN ({trees})
               AND m.lang = %s AND m.review_result = %s AND m.deleted = %s
               AND m.children_count > 1
               AND NOT EXISTS (SELECT 1 FROM {MESSAGE} r WHERE r.parent_id = m.id AND r.user_id = %s)
@@ -249,12 +259,31 @@ def incomplete_rankings(user: User, lang: str) -> Candidates:
     """  # noqa: S608 - table names come from the models, values are parameters
     params = (
         *roles, True, False, *roles, True, False,
-        lang, TreeState.RANKING, True, lang, True, False,
+        lang, TreeState.RANKING, True, *sample_params, lang, True, False,
         user.pk, user.pk, user.pk, False, False, *rank_types,
         _recent(settings.OASST_RECENT_TASKS_SPAN_SEC), user.pk, Emoji.SKIP_RANKING,
         settings.OASST_NUM_REQUIRED_RANKINGS,
     )  # fmt: skip
     return Candidates(sql, params)
+
+
+def pick_ranking_parent(user: User, lang: str, *, role: str | None = None) -> Message | None:
+    """A parent to rank, drawn among a random sample of ranking trees, then among all.
+
+    Unlike growing trees, ranking trees are not capped: a large install holds
+    thousands per language, and evaluating every candidate to draw one took
+    about 0.1 s at 100k trees. A sample of trees almost always holds a
+    candidate; when it does not (a person who ranked nearly everything), the
+    whole set is searched, so no task is ever missed.
+    """
+    for sample in (RANKING_TREE_SAMPLE, None):
+        candidates = incomplete_rankings(user, lang, tree_sample=sample)
+        if role is not None:
+            candidates = candidates.with_role(role)
+        parent = candidates.pick()
+        if parent is not None:
+            return parent
+    return None
 
 
 def initial_prompts_available(lang: str) -> int:
@@ -337,7 +366,7 @@ def choose_task(user: User, lang: str, requested: str = RANDOM) -> Choice:
         parent_role = (
             Role.PROMPTER if requested == TaskType.RANK_ASSISTANT_REPLIES else Role.ASSISTANT
         )
-        parent = incomplete_rankings(user, lang).with_role(parent_role).pick()
+        parent = pick_ranking_parent(user, lang, role=parent_role)
         if parent is None:
             raise _not_available(requested)
         return _ranking_choice(parent)
@@ -350,7 +379,7 @@ def _choose_of_kind(user: User, lang: str, kind: str, *, requested: str) -> Choi
             raise _not_available(requested)
         return Choice(type=TaskType.INITIAL_PROMPT)
     if kind == RANKING:
-        parent = incomplete_rankings(user, lang).pick()
+        parent = pick_ranking_parent(user, lang)
         if parent is None:
             raise _not_available(requested)
         return _ranking_choice(parent)

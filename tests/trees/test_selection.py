@@ -179,6 +179,35 @@ def test_nobody_ranks_replies_they_wrote_or_ranked(small_trees: object) -> None:
     assert task.payload["ranking_parent_id"] == str(prompt.pk)
 
 
+def ranking_tree(prefix: str) -> tuple[Message, list[User]]:
+    crowd = people(6, prefix=prefix)
+    prompt = write_prompt(crowd[0])
+    accept(prompt, crowd[1:3])
+    lifecycle.run_lottery("en", max_activate=1)
+    first, second = write_reply(crowd[1], prompt), write_reply(crowd[2], prompt)
+    accept(first, crowd[3:5])
+    accept(second, crowd[3:5])
+    accept(write_reply(crowd[3], first), crowd[4:6])
+    assert tree_of(prompt).state == TreeState.RANKING
+    return prompt, crowd
+
+
+def test_ranking_draws_from_a_sample_of_trees_and_falls_back_to_all(
+    small_trees: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One tree in ranking at a time is active in growth, so build them one by one.
+    ranked, ranked_crowd = ranking_tree("a")
+    open_, _ = ranking_tree("b")
+    # ranked_crowd[1] wrote a reply in the first tree: only the second one is theirs to rank.
+    monkeypatch.setattr(selection, "RANKING_TREE_SAMPLE", 1)
+    picked = {selection.pick_ranking_parent(ranked_crowd[1], "en").pk for _ in range(12)}
+    assert picked == {open_.pk}
+    # Everyone else gets both over a few draws, from the sample alone.
+    outsider = people(1, prefix="z")[0]
+    random_picks = {selection.pick_ranking_parent(outsider, "en").pk for _ in range(30)}
+    assert random_picks == {ranked.pk, open_.pk}
+
+
 def test_explicit_label_request_is_always_full_and_random_follows_p_full(
     small_trees: object,
 ) -> None:
