@@ -38,6 +38,17 @@ def test_dashboard_shows_counts_and_why_none(tiny_trees: Any, volunteer_client: 
     assert reviewer.pk  # a second person exists but has done nothing
 
 
+def test_dashboard_offers_ranking_user_replies_only_where_it_is_on(
+    settings: Any, volunteer_client: Client
+) -> None:
+    card = 'data-task-type="rank_prompter_replies"'
+    settings.OASST_RANK_PROMPTER_REPLIES = False
+    assert card not in volunteer_client.get(reverse("trees:dashboard")).content.decode()
+    settings.OASST_RANK_PROMPTER_REPLIES = True
+    page = volunteer_client.get(reverse("trees:dashboard")).content.decode()
+    assert card in page and "No conversation is being ranked in this language" in page
+
+
 def test_pages_need_a_signed_in_contributor(client: Client, newcomer: User) -> None:
     for url in [
         reverse("trees:dashboard"),

@@ -22,13 +22,13 @@ from oasst.trees.models import LABEL_TASKS, RANKING_TASKS, REPLY_TASKS, Task, Ta
 from oasst.web import drafts
 from oasst.web.access import volunteer_required
 from oasst.web.kinds import (
-    DASHBOARD_TYPES,
     KINDS,
     LABEL_TEXTS,
     LIKERT_ENDS,
     LIKERT_VALUES,
     RANK,
     WRITE,
+    dashboard_types,
     explain_none,
 )
 from oasst.web.language_hint import other_language
@@ -223,7 +223,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     reasons = explain_none(counts, user=user, lang=lang)
     cards = [
         {"kind": KINDS[t], "count": counts.get(t, 0), "reason": reasons.get(t, "")}
-        for t in DASHBOARD_TYPES
+        for t in dashboard_types()
     ]
     unfinished = [
         task
