@@ -191,3 +191,19 @@ def test_an_accepted_reply_in_a_growing_tree_can_be_edited(
     # Back in the review queue: another volunteer is offered it for labelling.
     other = make_user("other")
     assert seed.take(other, TaskType.LABEL_ASSISTANT_REPLY).parent_message_id == reply.pk
+
+
+def test_message_page_shows_ranks_labels_and_earlier_versions(
+    volunteer: User, volunteer_client: Client
+) -> None:
+    people = [make_user(f"writer{i}") for i in range(3)]
+    root = seed.bushy_tree(people, size=4, reactor=volunteer)
+    first = Message.objects.get(parent=root, rank=0)
+    first.edited = True
+    first.save(update_fields=["edited"])
+    MessageRevision.objects.create(message=first, user=first.user, text="An older wording.")
+    page = volunteer_client.get(reverse("trees:message", args=[first.pk])).content.decode()
+    assert "rank 1" in page and "rank 3" in page
+    assert "Labels" in page and "Quality: 0.75" in page
+    assert "1 earlier version" in page and "An older wording." in page
+    assert page.count('aria-pressed="true"') == 4  # the visitor's own reactions, one per message

@@ -129,6 +129,23 @@ def test_drafts_are_kept_and_restored(
     assert "You have an unsent draft" in page and "Half a thought about tides" in page
 
 
+def test_a_draft_survives_signing_out_and_in(
+    tiny_trees: Any, volunteer: User, volunteer_client: Client
+) -> None:
+    task = open_task(volunteer_client, TaskType.INITIAL_PROMPT)
+    volunteer_client.post(
+        reverse("trees:save-draft", args=[task.pk]), {"text": "Half a thought about kites"}
+    )
+    volunteer_client.logout()
+    assert volunteer_client.get(reverse("trees:task", args=[task.pk])).status_code == 302
+    again = Client()
+    again.force_login(volunteer)
+    response = again.get(reverse("trees:new-task", args=[TaskType.INITIAL_PROMPT]))
+    assert response.url == reverse("trees:task", args=[task.pk]) + "?next=initial_prompt"
+    page = again.get(response.url).content.decode()
+    assert "Half a thought about kites</textarea>" in page
+
+
 def test_nobody_opens_or_submits_someone_elses_task(
     tiny_trees: Any, volunteer_client: Client
 ) -> None:
