@@ -92,6 +92,8 @@ def test_plus_and_minus_one_exclude_each_other(
     volunteer_client.post(url, {"emoji": "-1"}, **HTMX)
     assert not EmojiReaction.objects.filter(user=volunteer).exists()
     assert volunteer_client.post(url, {"emoji": "_skip_reply"}, **HTMX).status_code == 422
+    refused = volunteer_client.post(url, {"emoji": "<b>x</b>"}, **HTMX)
+    assert refused.status_code == 422 and refused["Content-Type"].startswith("text/plain")
 
 
 def test_report_a_message(tree: Message, volunteer: User, volunteer_client: Client) -> None:

@@ -103,9 +103,26 @@ def test_a_refused_submit_keeps_the_text_and_says_why(
     )
     assert response.status_code == 422
     page = response.content.decode()
-    assert "longer than 30 characters" in page
+    assert "too long: at most 30 characters" in page
     assert text in page
     assert not Message.objects.exists()
+
+
+def test_refusals_are_told_in_the_reader_language(
+    tiny_trees: Any, volunteer_client: Client, settings: Any
+) -> None:
+    url = reverse("trees:new-task", args=[TaskType.ASSISTANT_REPLY])
+    page = volunteer_client.get(url, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "In deiner Sprache gibt es gerade keine Aufgabe dieser Art." in page
+    settings.OASST_MESSAGE_SIZE_LIMIT = 30
+    task = open_task(volunteer_client, TaskType.INITIAL_PROMPT)
+    response = volunteer_client.post(
+        reverse("trees:submit-task", args=[task.pk]),
+        {"text": "Un texto que sin duda pasa de los treinta caracteres."},
+        HTTP_ACCEPT_LANGUAGE="es",
+        **HTMX,
+    )
+    assert "Tu texto es demasiado largo: como máximo 30 caracteres." in response.content.decode()
 
 
 def test_drafts_are_kept_and_restored(
