@@ -6,12 +6,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from oasst.accounts.models import User
 from oasst.trees.models import EmojiReaction, Message, MessageRevision, TaskType, TextLabel
+from oasst.web.search import search_messages
 from tests.conftest import make_user
 from tests.web import seed
 
@@ -41,6 +43,16 @@ def test_message_list_search_and_filters(tree: Message, volunteer_client: Client
         url, {"q": "moon"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="message-results"
     )
     assert response.content.decode().lstrip().startswith('<section id="message-results"')
+
+
+def test_search_uses_the_full_text_index_on_postgresql(tree: Message) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite searches with LIKE; the index exists on PostgreSQL only")
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")  # a tiny table would be scanned anyway
+        plan = search_messages(Message.objects.visible(), "gravity").explain()
+        cursor.execute("RESET enable_seqscan")
+    assert "message_text_search" in plan
 
 
 def test_message_page_shows_conversation_and_tree(tree: Message, volunteer_client: Client) -> None:
