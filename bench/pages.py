@@ -5,12 +5,12 @@ DATABASE_URL is set: a fresh database beside the one named there, dropped at
 the end; else SQLite in a temporary OASST_DATA_DIR) and measures, in process
 with Django's test ``Client`` signed in as a volunteer who accepted the terms:
 the dashboard, an assistant-reply task page, a ranking task page when one is
-on offer, the messages list (plain and searched), and the message page of a message deep in the
-largest tree. Each page is measured twice in the same run, on a small dataset
-(``--small-trees``) and after growing it to ``--trees``; ``/healthz`` on the
-same client is the baseline for the machine. The timed requests follow one
-warm-up request; the query count comes from one more request after them,
-under ``CaptureQueriesContext``.
+on offer, the messages list (plain and searched), and the page of a deepest
+message of the largest tree. Each page is measured twice in the same run, on
+a small dataset (``--small-trees``) and after growing it to ``--trees``;
+``/healthz`` on the same client is the baseline for the machine. The timed
+requests follow one warm-up request; the query count comes from one more
+request after them, under ``CaptureQueriesContext``.
 Prints ONE JSON line.
 
     PYTHONPATH=. .venv/bin/python bench/pages.py                   # SQLite, 10k trees
