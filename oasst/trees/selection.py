@@ -446,8 +446,6 @@ def _ranking_choice(parent: Message) -> Choice:
 
 def count_pending_tasks(user: User) -> int:
     """Open tasks the person was given in the last five minutes (the pending limit of §3.6)."""
-    return (
-        Task.objects.open()
-        .filter(user=user, created_at__gte=_recent(settings.OASST_RECENT_TASKS_SPAN_SEC))
-        .count()
-    )
+    # The ORM adapts an aware datetime itself; _recent() is for the raw SQL above.
+    since = timezone.now() - timedelta(seconds=settings.OASST_RECENT_TASKS_SPAN_SEC)
+    return Task.objects.open().filter(user=user, created_at__gte=since).count()

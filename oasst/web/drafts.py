@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from oasst.accounts.models import User
 from oasst.trees.errors import ErrorCode, OasstError
@@ -14,13 +15,13 @@ from oasst.web.models import Draft
 def save_draft(task: Task, *, user: User, text: str) -> Draft | None:
     """Keep ``text`` as this person's draft for tasks of ``task``'s type; empty text discards it."""
     if task.user_id != user.pk:
-        raise OasstError(ErrorCode.TASK_NOT_ASSIGNED_TO_USER, "Task is assigned to someone else.")
+        raise OasstError(ErrorCode.TASK_NOT_ASSIGNED_TO_USER, _("This task is someone else's."))
     if len(text) > settings.OASST_MESSAGE_SIZE_LIMIT * 4:
-        raise OasstError(ErrorCode.TASK_MESSAGE_TOO_LONG, "This draft is far too long to keep.")
+        raise OasstError(ErrorCode.TASK_MESSAGE_TOO_LONG, _("This draft is far too long to keep."))
     if not text.strip():
         discard_draft(user=user, task_type=task.type)
         return None
-    draft, _ = Draft.objects.update_or_create(
+    draft, _created = Draft.objects.update_or_create(
         user=user,
         task_type=task.type,
         defaults={"task_id": task.pk, "text": text, "updated_at": timezone.now()},

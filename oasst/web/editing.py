@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from oasst.accounts.models import User
 from oasst.trees.errors import ErrorCode, OasstError
@@ -57,10 +58,10 @@ def edit_own_message(message: Message, *, user: User, text: str) -> Message:
         current = Message.objects.get(pk=message.pk)
         reason = why_not_editable(current, user=user, tree_state=tree.state)
         if reason:
-            raise OasstError(ErrorCode.INVALID_MESSAGE, f"This message cannot be edited: {reason}.")
+            raise OasstError(ErrorCode.INVALID_MESSAGE, _("This message cannot be edited."))
         new_text = (text or "").strip()
         if new_text == current.text:
-            raise OasstError(ErrorCode.INVALID_MESSAGE, "The text is unchanged.")
+            raise OasstError(ErrorCode.INVALID_MESSAGE, _("The text is unchanged."))
         new_text = check_reply_text(new_text, user=user)
         MessageRevision.objects.create(message=current, user=user, text=current.text)
         Message.objects.filter(pk=current.pk).update(

@@ -121,10 +121,19 @@ DASHBOARD_TYPES = [
     TaskType.ASSISTANT_REPLY,
     TaskType.PROMPTER_REPLY,
     TaskType.RANK_ASSISTANT_REPLIES,
+    TaskType.RANK_PROMPTER_REPLIES,
     TaskType.LABEL_INITIAL_PROMPT,
     TaskType.LABEL_ASSISTANT_REPLY,
     TaskType.LABEL_PROMPTER_REPLY,
 ]
+
+
+def dashboard_types() -> list[str]:
+    """The task types offered on the dashboard: ranking user replies only where it is on."""
+    if settings.OASST_RANK_PROMPTER_REPLIES:
+        return list(DASHBOARD_TYPES)
+    return [t for t in DASHBOARD_TYPES if t != TaskType.RANK_PROMPTER_REPLIES]
+
 
 # Translated label texts for the pages; the API keeps Open-Assistant's English ones.
 LABEL_TEXTS: dict[str, tuple[Promise, Promise]] = {
@@ -211,7 +220,7 @@ def explain_none(counts: dict[str, int], *, user: User, lang: str) -> dict[str, 
     waiting = states.get(TreeState.PROMPT_LOTTERY_WAITING, 0)
     ranking = states.get(TreeState.RANKING, 0)
     reasons: dict[str, Promise | str] = {}
-    for task_type in DASHBOARD_TYPES:
+    for task_type in dashboard_types():
         if counts.get(task_type, 0) > 0:
             continue
         if task_type == TaskType.INITIAL_PROMPT:
@@ -240,7 +249,7 @@ def explain_none(counts: dict[str, int], *, user: User, lang: str) -> dict[str, 
                 ) % {"mine": mine_in_review}
             else:
                 reasons[task_type] = _("No prompt by someone else is waiting for your review.")
-        elif task_type == TaskType.RANK_ASSISTANT_REPLIES:
+        elif task_type in (TaskType.RANK_ASSISTANT_REPLIES, TaskType.RANK_PROMPTER_REPLIES):
             reasons[task_type] = (
                 _("No conversation is being ranked in this language right now.")
                 if ranking == 0

@@ -6,7 +6,17 @@ from typing import Any
 
 from oasst.accounts.models import User
 from oasst.trees import submissions, tasks
-from oasst.trees.models import Message, Task, TaskType
+from oasst.trees.models import (
+    Emoji,
+    EmojiReaction,
+    Message,
+    MessageTree,
+    Role,
+    Task,
+    TaskType,
+    TextLabel,
+    TreeState,
+)
 
 TINY = {
     "OASST_GOAL_TREE_SIZE": 3,
@@ -81,3 +91,45 @@ def ranking_tree(author: User, helpers: list[User]) -> Message:
     review(third, TaskType.LABEL_ASSISTANT_REPLY)
     prompt.tree.refresh_from_db()
     return prompt
+
+
+def bushy_tree(people: list[User], *, size: int, reactor: User, lang: str = "en") -> Message:
+    """A finished tree of ``size`` messages written straight into the tables, for query counts.
+
+    Not built through the engine: only the rows the pages read. Every message
+    is accepted, labelled by two people, reacted to by ``reactor`` and, among
+    siblings, ranked; authors rotate through ``people`` (at least three).
+    """
+    tree = MessageTree.objects.create(
+        state=TreeState.READY_FOR_EXPORT,
+        active=False,
+        lang=lang,
+        goal_tree_size=size,
+        max_depth=size,
+        max_children_count=3,
+    )
+    root = Message.objects.create(
+        id=tree.pk, tree=tree, user=people[0], role=Role.PROMPTER, lang=lang, review_result=True,
+        text="Which houseplants survive a dark north-facing room?", review_count=3,
+    )  # fmt: skip
+    made, frontier = [root], [root]
+    while len(made) < size:
+        parent = frontier.pop(0)
+        role = Role.ASSISTANT if parent.role == Role.PROMPTER else Role.PROMPTER
+        for rank in range(3 if role == Role.ASSISTANT else 1):
+            if len(made) >= size:
+                break
+            author = people[(len(made) + rank) % len(people)]
+            child = Message.objects.create(
+                tree=tree, parent=parent, user=author, role=role, lang=lang, depth=parent.depth + 1,
+                review_result=True, review_count=3, rank=rank if role == Role.ASSISTANT else None,
+                text=f"Reply {len(made)}: a snake plant or a **ZZ plant** copes with little light.",
+                emojis={"+1": 1},
+            )  # fmt: skip
+            made.append(child)
+            frontier.append(child)
+    for index, message in enumerate(made):
+        EmojiReaction.objects.create(message=message, user=reactor, emoji=Emoji.PLUS_ONE)
+        for labeller in (people[(index + 1) % len(people)], people[(index + 2) % len(people)]):
+            TextLabel.objects.create(message=message, user=labeller, labels=GOOD)
+    return root

@@ -6,12 +6,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from oasst.accounts.models import User
 from oasst.trees.models import EmojiReaction, Message, MessageRevision, TaskType, TextLabel
+from oasst.web.search import search_messages
 from tests.conftest import make_user
 from tests.web import seed
 
@@ -41,6 +43,16 @@ def test_message_list_search_and_filters(tree: Message, volunteer_client: Client
         url, {"q": "moon"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="message-results"
     )
     assert response.content.decode().lstrip().startswith('<section id="message-results"')
+
+
+def test_search_uses_the_full_text_index_on_postgresql(tree: Message) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite searches with LIKE; the index exists on PostgreSQL only")
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")  # a tiny table would be scanned anyway
+        plan = search_messages(Message.objects.visible(), "gravity").explain()
+        cursor.execute("RESET enable_seqscan")
+    assert "message_text_search" in plan
 
 
 def test_message_page_shows_conversation_and_tree(tree: Message, volunteer_client: Client) -> None:
@@ -92,6 +104,8 @@ def test_plus_and_minus_one_exclude_each_other(
     volunteer_client.post(url, {"emoji": "-1"}, **HTMX)
     assert not EmojiReaction.objects.filter(user=volunteer).exists()
     assert volunteer_client.post(url, {"emoji": "_skip_reply"}, **HTMX).status_code == 422
+    refused = volunteer_client.post(url, {"emoji": "<b>x</b>"}, **HTMX)
+    assert refused.status_code == 422 and refused["Content-Type"].startswith("text/plain")
 
 
 def test_report_a_message(tree: Message, volunteer: User, volunteer_client: Client) -> None:
@@ -191,3 +205,19 @@ def test_an_accepted_reply_in_a_growing_tree_can_be_edited(
     # Back in the review queue: another volunteer is offered it for labelling.
     other = make_user("other")
     assert seed.take(other, TaskType.LABEL_ASSISTANT_REPLY).parent_message_id == reply.pk
+
+
+def test_message_page_shows_ranks_labels_and_earlier_versions(
+    volunteer: User, volunteer_client: Client
+) -> None:
+    people = [make_user(f"writer{i}") for i in range(3)]
+    root = seed.bushy_tree(people, size=4, reactor=volunteer)
+    first = Message.objects.get(parent=root, rank=0)
+    first.edited = True
+    first.save(update_fields=["edited"])
+    MessageRevision.objects.create(message=first, user=first.user, text="An older wording.")
+    page = volunteer_client.get(reverse("trees:message", args=[first.pk])).content.decode()
+    assert "rank 1" in page and "rank 3" in page
+    assert "Labels" in page and "Quality: 0.75" in page
+    assert "1 earlier version" in page and "An older wording." in page
+    assert page.count('aria-pressed="true"') == 4  # the visitor's own reactions, one per message

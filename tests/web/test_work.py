@@ -38,6 +38,17 @@ def test_dashboard_shows_counts_and_why_none(tiny_trees: Any, volunteer_client: 
     assert reviewer.pk  # a second person exists but has done nothing
 
 
+def test_dashboard_offers_ranking_user_replies_only_where_it_is_on(
+    settings: Any, volunteer_client: Client
+) -> None:
+    card = 'data-task-type="rank_prompter_replies"'
+    settings.OASST_RANK_PROMPTER_REPLIES = False
+    assert card not in volunteer_client.get(reverse("trees:dashboard")).content.decode()
+    settings.OASST_RANK_PROMPTER_REPLIES = True
+    page = volunteer_client.get(reverse("trees:dashboard")).content.decode()
+    assert card in page and "No conversation is being ranked in this language" in page
+
+
 def test_pages_need_a_signed_in_contributor(client: Client, newcomer: User) -> None:
     for url in [
         reverse("trees:dashboard"),
@@ -92,9 +103,26 @@ def test_a_refused_submit_keeps_the_text_and_says_why(
     )
     assert response.status_code == 422
     page = response.content.decode()
-    assert "longer than 30 characters" in page
+    assert "too long: at most 30 characters" in page
     assert text in page
     assert not Message.objects.exists()
+
+
+def test_refusals_are_told_in_the_reader_language(
+    tiny_trees: Any, volunteer_client: Client, settings: Any
+) -> None:
+    url = reverse("trees:new-task", args=[TaskType.ASSISTANT_REPLY])
+    page = volunteer_client.get(url, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "In deiner Sprache gibt es gerade keine Aufgabe dieser Art." in page
+    settings.OASST_MESSAGE_SIZE_LIMIT = 30
+    task = open_task(volunteer_client, TaskType.INITIAL_PROMPT)
+    response = volunteer_client.post(
+        reverse("trees:submit-task", args=[task.pk]),
+        {"text": "Un texto que sin duda pasa de los treinta caracteres."},
+        HTTP_ACCEPT_LANGUAGE="es",
+        **HTMX,
+    )
+    assert "Tu texto es demasiado largo: como máximo 30 caracteres." in response.content.decode()
 
 
 def test_drafts_are_kept_and_restored(
@@ -116,6 +144,23 @@ def test_drafts_are_kept_and_restored(
     fresh = open_task(volunteer_client, TaskType.INITIAL_PROMPT)
     page = volunteer_client.get(reverse("trees:task", args=[fresh.pk])).content.decode()
     assert "You have an unsent draft" in page and "Half a thought about tides" in page
+
+
+def test_a_draft_survives_signing_out_and_in(
+    tiny_trees: Any, volunteer: User, volunteer_client: Client
+) -> None:
+    task = open_task(volunteer_client, TaskType.INITIAL_PROMPT)
+    volunteer_client.post(
+        reverse("trees:save-draft", args=[task.pk]), {"text": "Half a thought about kites"}
+    )
+    volunteer_client.logout()
+    assert volunteer_client.get(reverse("trees:task", args=[task.pk])).status_code == 302
+    again = Client()
+    again.force_login(volunteer)
+    response = again.get(reverse("trees:new-task", args=[TaskType.INITIAL_PROMPT]))
+    assert response.url == reverse("trees:task", args=[task.pk]) + "?next=initial_prompt"
+    page = again.get(response.url).content.decode()
+    assert "Half a thought about kites</textarea>" in page
 
 
 def test_nobody_opens_or_submits_someone_elses_task(

@@ -22,6 +22,7 @@ from oasst.trees.labels import labels_for_role
 from oasst.trees.models import Emoji, EmojiReaction, Message, Role, TextLabel
 from oasst.web.access import may_moderate, volunteer_required
 from oasst.web.editing import edit_deadline, edit_own_message, why_not_editable
+from oasst.web.errors import explain_error
 from oasst.web.kinds import LABEL_TEXTS, LIKERT_ENDS, LIKERT_VALUES
 from oasst.web.search import search_messages
 
@@ -195,7 +196,8 @@ def react(request: HttpRequest, message_id: object) -> HttpResponse:
     try:
         updated = submissions.set_emoji(message, user=request.user, emoji=emoji, op="toggle")
     except OasstError as exc:
-        return HttpResponse(exc.message, status=422)
+        # Plain text: the engine's message may quote what was posted.
+        return HttpResponse(explain_error(exc), status=422, content_type="text/plain")
     updated = decorate([updated], user=request.user)[0]
     if request.htmx:
         return render(request, "web/_reactions.html", {"m": updated})
@@ -316,7 +318,7 @@ def edit_message(request: HttpRequest, message_id: object) -> HttpResponse:
         try:
             edit_own_message(message, user=request.user, text=text)
         except OasstError as exc:
-            error = exc.message
+            error = explain_error(exc)
         else:
             flash.success(request, _("Your message is changed and goes back to review."))
             return redirect("trees:message", message_id=message.pk)

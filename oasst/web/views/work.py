@@ -21,14 +21,15 @@ from oasst.trees.errors import ErrorCode, OasstError
 from oasst.trees.models import LABEL_TASKS, RANKING_TASKS, REPLY_TASKS, Task, TaskType
 from oasst.web import drafts
 from oasst.web.access import volunteer_required
+from oasst.web.errors import explain_error
 from oasst.web.kinds import (
-    DASHBOARD_TYPES,
     KINDS,
     LABEL_TEXTS,
     LIKERT_ENDS,
     LIKERT_VALUES,
     RANK,
     WRITE,
+    dashboard_types,
     explain_none,
 )
 from oasst.web.language_hint import other_language
@@ -223,7 +224,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     reasons = explain_none(counts, user=user, lang=lang)
     cards = [
         {"kind": KINDS[t], "count": counts.get(t, 0), "reason": reasons.get(t, "")}
-        for t in DASHBOARD_TYPES
+        for t in dashboard_types()
     ]
     unfinished = [
         task
@@ -271,7 +272,7 @@ def _start(request: HttpRequest, requested: str) -> HttpResponse:
         status = 429 if exc.http_status == 429 else 200
         return render_task(
             request,
-            task_context(request, None, requested=requested, unavailable=exc.message),
+            task_context(request, None, requested=requested, unavailable=explain_error(exc)),
             status=status,
         )
     if request.htmx:
@@ -351,7 +352,7 @@ def submit_task(request: HttpRequest, task_id: object) -> HttpResponse:
             request,
             task,
             requested=requested,
-            error=exc.message,
+            error=explain_error(exc),
             text=text if family == WRITE else None,
             posted_labels=posted,
             order=order,
@@ -372,7 +373,7 @@ def next_task(request: HttpRequest, requested: str, *, thanks: str, cleared: str
     try:
         task = start_task(request.user, requested)
     except OasstError as exc:
-        context = task_context(request, None, requested=requested, unavailable=exc.message)
+        context = task_context(request, None, requested=requested, unavailable=explain_error(exc))
         context.update(thanks=thanks, cleared=cleared)
         return render_task(request, context)
     context = task_context(request, task, requested=requested)
@@ -431,7 +432,7 @@ def skip_task(request: HttpRequest, task_id: object) -> HttpResponse:
     try:
         tasks.nack_task(task, user=request.user, reason=request.POST.get("reason", "").strip())
     except OasstError as exc:
-        context = task_context(request, task, requested=requested, error=exc.message)
+        context = task_context(request, task, requested=requested, error=explain_error(exc))
         return render_task(request, context, status=422)
     drafts.discard_draft(user=request.user, task_type=task.type)
     return next_task(
