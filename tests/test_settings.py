@@ -145,7 +145,12 @@ def test_oauth_providers_are_enabled_by_their_variables(tmp_path: Path) -> None:
         }
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:2] == ["['github', 'openid_connect']", "True"]

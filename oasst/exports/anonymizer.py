@@ -13,7 +13,6 @@ left the first unhashed and hashed the last as ``message_tree``
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import secrets
@@ -45,13 +44,15 @@ class Anonymizer:
         if not salt:
             raise ValueError("the anonymiser needs a non-empty salt")
         self._key = salt.encode()
-        # Users write many messages each; their hash is worth remembering.
+        # Users write many messages each; their hash is worth remembering. A
+        # message id comes back as its replies' parent id, within its tree.
         self.user = lru_cache(maxsize=65536)(self._user)
+        self.message = lru_cache(maxsize=4096)(self._message)
 
     def __call__(self, collection: str, value: object) -> str:
-        return hmac.new(self._key, f"{collection}:{value}".encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, f"{collection}:{value}".encode(), "sha256").hex()
 
-    def message(self, value: object) -> str:
+    def _message(self, value: object) -> str:
         return self(MESSAGE, value)
 
     def _user(self, value: object) -> str:

@@ -223,6 +223,9 @@ class Message(models.Model):
                 condition=Q(rank=0),
                 name="message_ranked_first",
             ),
+            # Trees holding model-generated replies (exports leave them out by
+            # default); without it that check reads every message of the table.
+            models.Index(fields=["tree"], condition=Q(synthetic=True), name="message_synthetic"),
         ]
         constraints = [
             models.UniqueConstraint(

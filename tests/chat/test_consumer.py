@@ -252,4 +252,8 @@ def test_a_joining_socket_skips_the_tokens_its_snapshot_already_showed() -> None
         Update("token", 7, text="gh", offset=6),
     ]
     kept = skip_seen(updates, {7: 4})
-    assert [(u.message_id, u.text, u.offset) for u in kept] == [(7, "ef", 4), (8, "xyz", 0), (7, "gh", 6)]
+    assert [(u.message_id, u.text, u.offset) for u in kept] == [
+        (7, "ef", 4),
+        (8, "xyz", 0),
+        (7, "gh", 6),
+    ]

@@ -114,9 +114,7 @@ def asgi_server() -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = Server(
-        app, endpoints=[f"tcp:port={port}:interface=127.0.0.1"], signal_handlers=False
-    )
+    server = Server(app, endpoints=[f"tcp:port={port}:interface=127.0.0.1"], signal_handlers=False)
     thread = threading.Thread(target=server.run, name="daphne", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -11,6 +11,9 @@ from oasst.exports.writer import ExportCounts, write_dataset
 
 
 class Command(BaseCommand):
+    # The system checks load every URLconf and with it the model runner and torch
+    # (seconds, hundreds of MB) that a dataset command never uses; `check` runs them.
+    requires_system_checks: list[str] = []
     help = (
         "Write trees in the oasst format (reference/oasst-format.md). A name ending in .gz is "
         "gzipped; '-' writes to stdout. Ids are anonymised unless --no-anonymize."

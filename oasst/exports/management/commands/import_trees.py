@@ -8,6 +8,9 @@ from oasst.trees.models import TreeState
 
 
 class Command(BaseCommand):
+    # The system checks load every URLconf and with it the model runner and torch
+    # (seconds, hundreds of MB) that a dataset command never uses; `check` runs them.
+    requires_system_checks: list[str] = []
     help = (
         "Import an oasst dataset file: tree or message JSONL (gzipped or not) or Parquet. "
         "Idempotent by message id; prints what was rejected and why."
