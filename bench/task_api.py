@@ -70,7 +70,19 @@ def reset_postgres(env: dict[str, str]) -> None:
         raise SystemExit(result.stderr[-3000:])
 
 
+def ensure_postgres_database(url: str) -> None:
+    """Create the database of ``url`` if it does not exist yet."""
+    import psycopg
+
+    name = url.rsplit("/", 1)[1].split("?")[0]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
 def prepare(env: dict[str, str], *, trees: int, postgres: bool) -> None:
+    if postgres:
+        ensure_postgres_database(env["DATABASE_URL"])
     manage(env, "migrate", "--noinput")
     if postgres:
         reset_postgres(env)
@@ -81,10 +93,14 @@ def prepare(env: dict[str, str], *, trees: int, postgres: bool) -> None:
 class Server:
     def __init__(self, env: dict[str, str]):
         self.port = free_port()
+        # The server's log goes to a file: a pipe nobody reads fills up and
+        # blocks the server mid-run.
+        self.log_path = Path(env["OASST_DATA_DIR"]) / "daphne.log"
+        self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [str(Path(PYTHON).with_name("daphne")), "-b", "127.0.0.1", "-p", str(self.port),
              "oasst.asgi:application"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log,
         )  # fmt: skip
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -106,6 +122,11 @@ class Server:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        self.log.close()
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        if lines:  # on stderr, beside the JSON line on stdout
+            print(f"-- daphne log, last {min(len(lines), 20)} of {len(lines)} lines:", file=sys.stderr)
+            print("\n".join(lines[-20:]), file=sys.stderr)
 
 
 def request(

@@ -153,7 +153,18 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Under ASGI each concurrent request runs its synchronous code in a thread
+    # of its own, so persistent connections (CONN_MAX_AGE) pile up, one per
+    # thread, until PostgreSQL refuses more. A pool per process hands
+    # connections out per request and takes them back instead.
+    DB_POOL_SIZE = env_int("OASST_DB_POOL_SIZE", 10, minimum=0)
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    if DB_POOL_SIZE:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": DB_POOL_SIZE,
+            "timeout": 30,
+        }
 else:
     DATABASES = {
         "default": {
