@@ -125,7 +125,9 @@ class Server:
         self.log.close()
         lines = self.log_path.read_text(errors="replace").splitlines()
         if lines:  # on stderr, beside the JSON line on stdout
-            print(f"-- daphne log, last {min(len(lines), 20)} of {len(lines)} lines:", file=sys.stderr)
+            print(
+                f"-- daphne log, last {min(len(lines), 20)} of {len(lines)} lines:", file=sys.stderr
+            )
             print("\n".join(lines[-20:]), file=sys.stderr)
 
 

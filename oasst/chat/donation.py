@@ -52,8 +52,9 @@ from oasst.accounts.models import ApiClient, User
 from oasst.chat.conversation import ChatError, ChatNotFound
 from oasst.chat.models import WORKING_STATES, BetterAnswer, Chat, ChatMessage, Role, Vote
 from oasst.exports.importer import import_client, placeholder_user
+from oasst.trees import lifecycle
 from oasst.trees.journal import record_event
-from oasst.trees.models import Emoji, Message, MessageTree, TreeState
+from oasst.trees.models import Emoji, Message, MessageTree
 from oasst.trees.models import Role as TreeRole
 from oasst.trees.submissions import add_emoji
 
@@ -273,15 +274,7 @@ def _count(messages: list[ChatMessage], children: dict[int | None, list[ChatMess
 def _write_tree(chat: Chat, root: _Node, *, user: User) -> Donation:
     """Should be called inside a transaction: the planned tree as rows, all awaiting review."""
     lang = user.task_language
-    tree = MessageTree.objects.create(
-        state=TreeState.INITIAL_PROMPT_REVIEW,
-        active=True,
-        lang=lang,
-        goal_tree_size=settings.OASST_GOAL_TREE_SIZE,
-        max_depth=settings.OASST_MAX_TREE_DEPTH,
-        max_children_count=settings.OASST_MAX_CHILDREN_COUNT,
-        origin=f"{ORIGIN_PREFIX}:{chat.pk}",
-    )
+    tree = lifecycle.open_tree(lang=lang, origin=f"{ORIGIN_PREFIX}:{chat.pk}")
     donation = Donation(tree=tree, created=True)
     client = import_client()
     # The author's thumbs on the model's answers become their +1 and -1 reactions.

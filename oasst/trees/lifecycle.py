@@ -57,6 +57,19 @@ class InvalidTransition(ValueError):
     pass
 
 
+def open_tree(*, lang: str, origin: str = "") -> MessageTree:
+    """A new tree whose prompt waits for review, with the limits in force today."""
+    return MessageTree.objects.create(
+        state=TreeState.INITIAL_PROMPT_REVIEW,
+        active=True,
+        lang=lang,
+        goal_tree_size=settings.OASST_GOAL_TREE_SIZE,
+        max_depth=settings.OASST_MAX_TREE_DEPTH,
+        max_children_count=settings.OASST_MAX_CHILDREN_COUNT,
+        origin=origin,
+    )
+
+
 def set_tree_state(tree: MessageTree, new_state: str, *, reason: str = "") -> bool:
     """Move ``tree`` to ``new_state`` if it is still in the state we read; returns whether we won.
 

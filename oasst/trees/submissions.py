@@ -168,14 +168,7 @@ def _store_prompt(
 ) -> Message:
     text = check_reply_text(text, user=user)
     lang = lang or user.task_language
-    tree = MessageTree.objects.create(
-        state=TreeState.INITIAL_PROMPT_REVIEW,
-        active=True,
-        lang=lang,
-        goal_tree_size=settings.OASST_GOAL_TREE_SIZE,
-        max_depth=settings.OASST_MAX_TREE_DEPTH,
-        max_children_count=settings.OASST_MAX_CHILDREN_COUNT,
-    )
+    tree = lifecycle.open_tree(lang=lang)
     task.tree = tree
     task.save(update_fields=["tree"])
     return Message.objects.create(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,20 +9,15 @@ import pytest
 from oasst.chat.models import Chat, ChatMessage, State
 from oasst.inference.models import Backend
 from oasst.inference.registry import register_model
-from oasst.inference.runner import LocalRunner, set_runner
+from tests.chat.conftest import runner  # noqa: F401 - the fake-model runner fixture
 from tests.conftest import make_user
 from tests.e2e.conftest import shot, sign_in
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-@pytest.fixture
-def runner() -> Iterator[LocalRunner]:
-    runner = LocalRunner(queue_size=8, user_limit=4, time_limit=30, queue_timeout=30)
-    previous = set_runner(runner)
-    yield runner
-    runner.shutdown()
-    set_runner(previous)
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("runner"),
+]
 
 
 def open_new_chat(page: Any, server: str) -> Chat:
@@ -36,9 +30,7 @@ def open_new_chat(page: Any, server: str) -> Chat:
 @pytest.mark.parametrize(
     "page", [{"width": 1280, "height": 900}, {"width": 360, "height": 740}], indirect=True
 )
-def test_an_answer_streams_in_and_can_be_regenerated(
-    page: Any, asgi_server: str, runner: LocalRunner
-) -> None:
+def test_an_answer_streams_in_and_can_be_regenerated(page: Any, asgi_server: str) -> None:
     register_model("fake", "fake:delay=0.01", backend=Backend.FAKE, make_default=True)
     sign_in(page, asgi_server, make_user("chatter"))
     chat = open_new_chat(page, asgi_server)
@@ -64,7 +56,7 @@ def test_an_answer_streams_in_and_can_be_regenerated(
     page.wait_for_selector("article.msg-assistant .pager-count:has-text('1/2')")
 
 
-def test_stop_ends_a_long_answer(page: Any, asgi_server: str, runner: LocalRunner) -> None:
+def test_stop_ends_a_long_answer(page: Any, asgi_server: str) -> None:
     register_model(
         "slow", "fake:delay=0.05&reply=word &repeat=400", backend=Backend.FAKE, make_default=True
     )
