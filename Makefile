@@ -41,10 +41,7 @@ locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po
 	msgfmt --check-format -o $@ $<
 
 migrate: install
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py ensure_admin
-	$(PY) manage.py seed_demo
-	$(PY) manage.py build_demo_model --if-missing
+	$(PY) manage.py prepare_instance
 
 messages: install
 	$(PY) manage.py makemessages --all --ignore=.venv --ignore=data --no-obsolete

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from oasst.inference.models import Backend, Model
 from oasst.inference.registry import register_model
-from oasst.training.demo import SIZES, build_demo_model
+from oasst.training.sizes import SIZES
 
 
 class Command(BaseCommand):
@@ -35,6 +35,8 @@ class Command(BaseCommand):
         if options["if_missing"] and Model.objects.exists():
             self.stdout.write("A model is registered already; not building the demo model.")
             return
+        from oasst.training.demo import build_demo_model  # torch: only when building
+
         name = options["name"]
         out = options["out"] or settings.OASST_MODELS_DIR / name
         built = build_demo_model(
