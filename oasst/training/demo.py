@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 
 from oasst.training.corpus import demo_chats
-from oasst.training.sizes import SIZES, Size
 from oasst.training.ggml import write_ggml
+from oasst.training.sizes import SIZES, Size
 
 log = logging.getLogger(__name__)
 
