@@ -627,7 +627,7 @@ def _store_failure(message_id: int, error: str) -> None:
 
 
 def _mark_started(message_id: int, event: Event) -> None:
-    ChatMessage.objects.filter(pk=message_id).update(
+    ChatMessage.objects.filter(pk=message_id, state=State.PENDING).update(
         state=State.IN_PROGRESS, started_at=timezone.now(), prompt_tokens=event.prompt_tokens
     )
 
@@ -653,30 +653,80 @@ def _store_result(generation: Generation, done: Event) -> ChatView | None:
     return chat_view(message.chat, user=message.chat.user)
 
 
-async def start_answers(message_ids: list[int], *, user_key: str) -> None:
-    """Start generating the pending answers; raises ChatError if the runner refuses."""
-    refused = None
+@dataclass
+class PreparedAnswer:
+    """What the runner needs for one pending answer, read from the database."""
+
+    message_id: int
+    chat_id: int
+    spec: Any
+    conversation: Conversation
+    params: SamplingParams
+
+
+def prepare_answers(message_ids: list[int]) -> tuple[list[PreparedAnswer], ChatError | None]:
+    """Read what the runner needs for each pending answer (sync: one database hop for all).
+
+    An answer whose model is gone is stored as aborted; the first such error is
+    returned beside the answers that can start.
+    """
+    prepared, refused = [], None
     for message_id in message_ids:
         try:
-            await _start(message_id, user_key=user_key)
+            spec, conv, params, chat_id, _owner = _prepare(message_id)
         except ChatError as exc:
             refused = refused or exc
+            continue
+        prepared.append(PreparedAnswer(message_id, chat_id, spec, conv, params))
+    return prepared, refused
+
+
+def launch_answers(prepared: list[PreparedAnswer], *, user_key: str) -> ChatError | None:
+    """Hand prepared answers to the runner; returns the first refusal, if any.
+
+    Awaits nothing, so a caller can send the thread before any of the answers'
+    updates reach its listener. A refused answer is stored as aborted in the
+    background and its listeners hear it as finished.
+    """
+    refused = None
+    for answer in prepared:
+        try:
+            handle = get_runner().submit(
+                answer.spec, answer.conversation, answer.params, user_key=user_key
+            )
+        except RunnerRefused as exc:
+            refused = refused or ChatError(str(exc))
+            _spawn(_refuse(answer, str(exc)))
+            continue
+        generation = Generation(message_id=answer.message_id, chat_id=answer.chat_id, handle=handle)
+        _live[answer.message_id] = generation
+        generation.task = asyncio.create_task(_pump(generation), name=f"answer-{answer.message_id}")
+    return refused
+
+
+async def start_answers(message_ids: list[int], *, user_key: str) -> None:
+    """Start generating the pending answers; raises ChatError if the runner refuses."""
+    prepared, refused = await database_sync_to_async(prepare_answers)(message_ids)
+    refused = launch_answers(prepared, user_key=user_key) or refused
     if refused:
         raise refused
 
 
-async def _start(message_id: int, *, user_key: str) -> None:
-    spec, conversation, params, chat_id, _owner = await database_sync_to_async(_prepare)(message_id)
-    try:
-        handle = get_runner().submit(spec, conversation, params, user_key=user_key)
-    except RunnerRefused as exc:
-        await database_sync_to_async(_store_failure)(message_id, str(exc))
-        view = await database_sync_to_async(_view_for_message)(message_id)
-        _broadcast(chat_id, Update("finished", message_id, view=view, error=str(exc)))
-        raise ChatError(str(exc)) from None
-    generation = Generation(message_id=message_id, chat_id=chat_id, handle=handle)
-    _live[message_id] = generation
-    generation.task = asyncio.create_task(_pump(generation), name=f"answer-{message_id}")
+async def _refuse(answer: PreparedAnswer, error: str) -> None:
+    await database_sync_to_async(_store_failure)(answer.message_id, error)
+    view = await database_sync_to_async(_view_for_message)(answer.message_id)
+    _broadcast(answer.chat_id, Update("finished", answer.message_id, view=view, error=error))
+
+
+# Background writes, held here so that they are not garbage-collected mid-way.
+_background: set[asyncio.Task] = set()
+
+
+def _spawn(coroutine: Any) -> asyncio.Task:
+    task = asyncio.create_task(coroutine)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    return task
 
 
 def _view_for_message(message_id: int) -> ChatView:
@@ -701,7 +751,11 @@ async def _pump(generation: Generation) -> None:
                     )
                 elif event.kind == "started":
                     generation.position = 0
-                    await database_sync_to_async(_mark_started)(generation.message_id, event)
+                    # Not awaited: the first token must not wait for this write.
+                    # Database calls run one at a time in order, and the write
+                    # only touches a pending answer, so it never undoes the
+                    # final state that _store_result writes.
+                    _spawn(database_sync_to_async(_mark_started)(generation.message_id, event))
                 elif event.kind == "token":
                     pieces.append(event.text)
                 elif event.kind == "done":
