@@ -58,6 +58,8 @@ from oasst.lib.markdown import render_markdown
 log = logging.getLogger(__name__)
 
 TITLE_LENGTH = 60
+# Seconds between two frames of one answer's tokens (the first token goes at once).
+FRAME_INTERVAL = 1 / 60
 MAX_SYSTEM_PROMPT = 2000
 MAX_FEEDBACK_TEXT = 4000
 VOTE_REASONS = ("helpful", "accurate", "well written", "unhelpful", "wrong", "rude", "too long")
@@ -737,9 +739,11 @@ def _view_for_message(message_id: int) -> ChatView:
 async def _pump(generation: Generation) -> None:
     """Read the runner's events into the database and the chat's listeners."""
     handle = generation.handle
+    loop = asyncio.get_running_loop()
+    gather_until = None
     try:
         while True:
-            events = await handle.next_events()
+            events = await handle.next_events(gather_until=gather_until)
             pieces = []
             done = None
             for event in events:
@@ -768,6 +772,11 @@ async def _pump(generation: Generation) -> None:
                     generation.chat_id,
                     Update("token", generation.message_id, text=text, offset=offset),
                 )
+                # At most one frame of tokens per FRAME_INTERVAL: a fast model is
+                # not slowed by the event loop sending every token on its own (the
+                # loop and the model thread share the GIL), and a page is not
+                # swapped more often than it is drawn. The end is never held back.
+                gather_until = loop.time() + FRAME_INTERVAL
             if done is not None:
                 # Off the live list first: from now on the stored text is the whole text.
                 _live.pop(generation.message_id, None)
