@@ -426,10 +426,19 @@ class ModelWorker:
                 room = backend.max_batch - len(survivors)
                 joining = self._admit_next(room) if backend.max_batch > 1 and room > 0 else []
                 if joining:
-                    # A new request joins at the next step: the batch is rebuilt
-                    # from every row's ids, which is one prefill.
-                    rows = [rows[i] for i in survivors] + joining
-                    session = backend.start([r.ids for r in rows])
+                    # A new request joins at the next step. Where the session can
+                    # merge, only the new prompts are prefilled; otherwise the
+                    # batch is rebuilt from every row's ids.
+                    kept = [rows[i] for i in survivors]
+                    merged = False
+                    if kept and hasattr(session, "join"):
+                        if len(survivors) < len(rows):
+                            session.keep(survivors)
+                        session.advance(tokens)
+                        merged = session.join([r.ids for r in joining])
+                    rows = kept + joining
+                    if not merged:
+                        session = backend.start([r.ids for r in rows])
                 elif survivors:
                     if len(survivors) < len(rows):
                         session.keep(survivors)
