@@ -601,18 +601,20 @@ _orphan_timers: dict[int, asyncio.TimerHandle] = {}
 
 
 def _prepare(message_id: int) -> tuple[Any, Conversation, SamplingParams, int, int]:
-    message = ChatMessage.objects.select_related("chat", "chat__model").get(pk=message_id)
+    message = ChatMessage.objects.select_related("chat").get(pk=message_id)
     chat = message.chat
     try:
         model = find_model(message.model_name or None)
     except UnknownModel as exc:
         _store_failure(message_id, str(exc))
         raise ChatError(str(exc)) from None
+    # The chat's messages in one query, rather than one per turn up the branch.
+    by_id = {m.id: m for m in chat.messages.only("id", "chat_id", "parent_id", "role", "text")}
     path = []
-    node: ChatMessage | None = message if message.text else message.parent
+    node = by_id[message.id] if message.text else by_id.get(message.parent_id)
     while node is not None:
         path.append(node)
-        node = node.parent
+        node = by_id.get(node.parent_id) if node.parent_id else None
     path.reverse()
     turns = tuple((m.role, m.text) for m in path)
     conversation = Conversation(
@@ -635,7 +637,9 @@ def _mark_started(message_id: int, event: Event) -> None:
 
 
 def _store_result(generation: Generation, done: Event) -> ChatView | None:
-    message = ChatMessage.objects.select_related("chat").get(pk=generation.message_id)
+    message = ChatMessage.objects.select_related("chat__user", "chat__model").get(
+        pk=generation.message_id
+    )
     now = timezone.now()
     started = now - timedelta(seconds=done.generation_s)
     message.text += done.text
@@ -732,7 +736,7 @@ def _spawn(coroutine: Any) -> asyncio.Task:
 
 
 def _view_for_message(message_id: int) -> ChatView:
-    chat = ChatMessage.objects.select_related("chat").get(pk=message_id).chat
+    chat = ChatMessage.objects.select_related("chat__user", "chat__model").get(pk=message_id).chat
     return chat_view(chat, user=chat.user)
 
 
