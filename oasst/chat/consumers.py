@@ -49,6 +49,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         await self.accept()
         self.allowance = float(FLOOD_BURST)
+        self.sending = asyncio.Lock()
         self.checked = time.monotonic()
         # A page that reconnects gets the thread as it is now, answers in
         # progress included, and then their next tokens: listen first (tokens
@@ -110,11 +111,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return await database_sync_to_async(conversation.open_chat)(self.chat_id, self.user)
 
     async def _write_then_generate(self, write: Any, **kwargs: Any) -> None:
-        chat = await self._chat()
-        ids = await database_sync_to_async(write)(chat, user=self.user, **kwargs)
-        view = await database_sync_to_async(conversation.chat_view)(chat, user=self.user)
-        await self.send(text_data=render_thread(view))
-        await conversation.start_answers(ids, user_key=f"user:{self.user.pk}")
+        # One database hop for the write, the thread and what the runner needs,
+        # then the answers start before the thread is rendered: the model's
+        # first step overlaps the rendering. The lock keeps the answers' updates
+        # behind the thread that holds their elements.
+        view, prepared, refused = await database_sync_to_async(write_and_prepare)(
+            self.chat_id, self.user, write, kwargs
+        )
+        async with self.sending:
+            refused = conversation.launch_answers(prepared, user_key=f"user:{self.user.pk}") or (
+                refused
+            )
+            await self.send(text_data=render_thread(view))
+        if refused:
+            raise refused
 
     async def do_send(self, data: dict[str, Any]) -> None:
         await self._write_then_generate(
@@ -164,7 +174,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if seen:
                 updates = skip_seen(updates, seen)
             if updates:
-                await self.send(text_data="".join(render_updates(updates)))
+                async with self.sending:
+                    await self.send(text_data="".join(render_updates(updates)))
 
 
 ACTIONS = {
@@ -175,6 +186,17 @@ ACTIONS = {
     "stop": ChatConsumer.do_stop,
     "show": ChatConsumer.do_show,
 }
+
+
+def write_and_prepare(
+    chat_id: int, user: Any, write: Any, kwargs: dict[str, Any]
+) -> tuple[ChatView, list[conversation.PreparedAnswer], ChatError | None]:
+    """Sync: the write, the thread after it and the answers' runner input, in one hop."""
+    chat = conversation.open_chat(chat_id, user)
+    ids = write(chat, user=user, **kwargs)
+    view = conversation.chat_view(chat, user=user)
+    prepared, refused = conversation.prepare_answers(ids)
+    return view, prepared, refused
 
 
 def skip_seen(updates: list[Update], seen: dict[int, int]) -> list[Update]:

@@ -58,6 +58,8 @@ from oasst.lib.markdown import render_markdown
 log = logging.getLogger(__name__)
 
 TITLE_LENGTH = 60
+# Seconds between two frames of one answer's tokens (the first token goes at once).
+FRAME_INTERVAL = 1 / 60
 MAX_SYSTEM_PROMPT = 2000
 MAX_FEEDBACK_TEXT = 4000
 VOTE_REASONS = ("helpful", "accurate", "well written", "unhelpful", "wrong", "rude", "too long")
@@ -599,18 +601,20 @@ _orphan_timers: dict[int, asyncio.TimerHandle] = {}
 
 
 def _prepare(message_id: int) -> tuple[Any, Conversation, SamplingParams, int, int]:
-    message = ChatMessage.objects.select_related("chat", "chat__model").get(pk=message_id)
+    message = ChatMessage.objects.select_related("chat").get(pk=message_id)
     chat = message.chat
     try:
         model = find_model(message.model_name or None)
     except UnknownModel as exc:
         _store_failure(message_id, str(exc))
         raise ChatError(str(exc)) from None
+    # The chat's messages in one query, rather than one per turn up the branch.
+    by_id = {m.id: m for m in chat.messages.only("id", "chat_id", "parent_id", "role", "text")}
     path = []
-    node: ChatMessage | None = message if message.text else message.parent
+    node = by_id[message.id] if message.text else by_id.get(message.parent_id)
     while node is not None:
         path.append(node)
-        node = node.parent
+        node = by_id.get(node.parent_id) if node.parent_id else None
     path.reverse()
     turns = tuple((m.role, m.text) for m in path)
     conversation = Conversation(
@@ -627,13 +631,15 @@ def _store_failure(message_id: int, error: str) -> None:
 
 
 def _mark_started(message_id: int, event: Event) -> None:
-    ChatMessage.objects.filter(pk=message_id).update(
+    ChatMessage.objects.filter(pk=message_id, state=State.PENDING).update(
         state=State.IN_PROGRESS, started_at=timezone.now(), prompt_tokens=event.prompt_tokens
     )
 
 
 def _store_result(generation: Generation, done: Event) -> ChatView | None:
-    message = ChatMessage.objects.select_related("chat").get(pk=generation.message_id)
+    message = ChatMessage.objects.select_related("chat__user", "chat__model").get(
+        pk=generation.message_id
+    )
     now = timezone.now()
     started = now - timedelta(seconds=done.generation_s)
     message.text += done.text
@@ -653,43 +659,95 @@ def _store_result(generation: Generation, done: Event) -> ChatView | None:
     return chat_view(message.chat, user=message.chat.user)
 
 
-async def start_answers(message_ids: list[int], *, user_key: str) -> None:
-    """Start generating the pending answers; raises ChatError if the runner refuses."""
-    refused = None
+@dataclass
+class PreparedAnswer:
+    """What the runner needs for one pending answer, read from the database."""
+
+    message_id: int
+    chat_id: int
+    spec: Any
+    conversation: Conversation
+    params: SamplingParams
+
+
+def prepare_answers(message_ids: list[int]) -> tuple[list[PreparedAnswer], ChatError | None]:
+    """Read what the runner needs for each pending answer (sync: one database hop for all).
+
+    An answer whose model is gone is stored as aborted; the first such error is
+    returned beside the answers that can start.
+    """
+    prepared, refused = [], None
     for message_id in message_ids:
         try:
-            await _start(message_id, user_key=user_key)
+            spec, conv, params, chat_id, _owner = _prepare(message_id)
         except ChatError as exc:
             refused = refused or exc
+            continue
+        prepared.append(PreparedAnswer(message_id, chat_id, spec, conv, params))
+    return prepared, refused
+
+
+def launch_answers(prepared: list[PreparedAnswer], *, user_key: str) -> ChatError | None:
+    """Hand prepared answers to the runner; returns the first refusal, if any.
+
+    Awaits nothing, so a caller can send the thread before any of the answers'
+    updates reach its listener. A refused answer is stored as aborted in the
+    background and its listeners hear it as finished.
+    """
+    refused = None
+    for answer in prepared:
+        try:
+            handle = get_runner().submit(
+                answer.spec, answer.conversation, answer.params, user_key=user_key
+            )
+        except RunnerRefused as exc:
+            refused = refused or ChatError(str(exc))
+            _spawn(_refuse(answer, str(exc)))
+            continue
+        generation = Generation(message_id=answer.message_id, chat_id=answer.chat_id, handle=handle)
+        _live[answer.message_id] = generation
+        generation.task = asyncio.create_task(_pump(generation), name=f"answer-{answer.message_id}")
+    return refused
+
+
+async def start_answers(message_ids: list[int], *, user_key: str) -> None:
+    """Start generating the pending answers; raises ChatError if the runner refuses."""
+    prepared, refused = await database_sync_to_async(prepare_answers)(message_ids)
+    refused = launch_answers(prepared, user_key=user_key) or refused
     if refused:
         raise refused
 
 
-async def _start(message_id: int, *, user_key: str) -> None:
-    spec, conversation, params, chat_id, _owner = await database_sync_to_async(_prepare)(message_id)
-    try:
-        handle = get_runner().submit(spec, conversation, params, user_key=user_key)
-    except RunnerRefused as exc:
-        await database_sync_to_async(_store_failure)(message_id, str(exc))
-        view = await database_sync_to_async(_view_for_message)(message_id)
-        _broadcast(chat_id, Update("finished", message_id, view=view, error=str(exc)))
-        raise ChatError(str(exc)) from None
-    generation = Generation(message_id=message_id, chat_id=chat_id, handle=handle)
-    _live[message_id] = generation
-    generation.task = asyncio.create_task(_pump(generation), name=f"answer-{message_id}")
+async def _refuse(answer: PreparedAnswer, error: str) -> None:
+    await database_sync_to_async(_store_failure)(answer.message_id, error)
+    view = await database_sync_to_async(_view_for_message)(answer.message_id)
+    _broadcast(answer.chat_id, Update("finished", answer.message_id, view=view, error=error))
+
+
+# Background writes, held here so that they are not garbage-collected mid-way.
+_background: set[asyncio.Task] = set()
+
+
+def _spawn(coroutine: Any) -> asyncio.Task:
+    task = asyncio.create_task(coroutine)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    return task
 
 
 def _view_for_message(message_id: int) -> ChatView:
-    chat = ChatMessage.objects.select_related("chat").get(pk=message_id).chat
+    chat = ChatMessage.objects.select_related("chat__user", "chat__model").get(pk=message_id).chat
     return chat_view(chat, user=chat.user)
 
 
 async def _pump(generation: Generation) -> None:
     """Read the runner's events into the database and the chat's listeners."""
     handle = generation.handle
+    loop = asyncio.get_running_loop()
+    gather_until = None
     try:
         while True:
-            events = await handle.next_events()
+            events = await handle.next_events(gather_until=gather_until)
             pieces = []
             done = None
             for event in events:
@@ -701,7 +759,11 @@ async def _pump(generation: Generation) -> None:
                     )
                 elif event.kind == "started":
                     generation.position = 0
-                    await database_sync_to_async(_mark_started)(generation.message_id, event)
+                    # Not awaited: the first token must not wait for this write.
+                    # Database calls run one at a time in order, and the write
+                    # only touches a pending answer, so it never undoes the
+                    # final state that _store_result writes.
+                    _spawn(database_sync_to_async(_mark_started)(generation.message_id, event))
                 elif event.kind == "token":
                     pieces.append(event.text)
                 elif event.kind == "done":
@@ -714,6 +776,11 @@ async def _pump(generation: Generation) -> None:
                     generation.chat_id,
                     Update("token", generation.message_id, text=text, offset=offset),
                 )
+                # At most one frame of tokens per FRAME_INTERVAL: a fast model is
+                # not slowed by the event loop sending every token on its own (the
+                # loop and the model thread share the GIL), and a page is not
+                # swapped more often than it is drawn. The end is never held back.
+                gather_until = loop.time() + FRAME_INTERVAL
             if done is not None:
                 # Off the live list first: from now on the stored text is the whole text.
                 _live.pop(generation.message_id, None)

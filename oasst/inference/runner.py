@@ -91,6 +91,9 @@ class Handle:
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # A wake-up of the reader is already on its way (set by the model
+        # thread, cleared on the loop): tokens that come meanwhile need no other.
+        self._wake_pending = False
         self._on_cancel: list[Any] = []
 
     def cancel(self) -> None:
@@ -102,11 +105,18 @@ class Handle:
     def put(self, event: Event) -> None:
         """Called from the model thread."""
         self._events.put(event)
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None:
+        loop = self._loop
+        if loop is not None and not self._wake_pending:
+            self._wake_pending = True
             # A closed loop means the reader has gone; nobody is listening.
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(wake.set)
+                loop.call_soon_threadsafe(self._wake_reader)
+
+    def _wake_reader(self) -> None:
+        """On the reader's loop: from now on a new event needs a new wake-up."""
+        self._wake_pending = False
+        assert self._wake is not None
+        self._wake.set()
 
     def drain(self) -> list[Event]:
         events = []
@@ -116,21 +126,38 @@ class Handle:
             except queue.Empty:
                 return events
 
-    async def next_events(self) -> list[Event]:
-        """Wait for at least one event; returns all that are ready (so tokens coalesce)."""
+    async def next_events(self, *, gather_until: float | None = None) -> list[Event]:
+        """Wait for at least one event; returns all that are ready (so tokens coalesce).
+
+        With ``gather_until`` (a time of the running loop), tokens are gathered
+        until then rather than returned one by one; any other event returns at once.
+        """
         if self._loop is None:
             self._wake = asyncio.Event()
             self._loop = asyncio.get_running_loop()
         assert self._wake is not None
-        while True:
-            events = self.drain()
-            if events:
-                return events
-            self._wake.clear()
-            events = self.drain()
-            if events:
-                return events
-            await self._wake.wait()
+        events: list[Event] = []
+        timer = None
+        try:
+            while True:
+                events += self.drain()
+                if events and (
+                    gather_until is None
+                    or self._loop.time() >= gather_until
+                    or events[-1].kind != "token"
+                ):
+                    return events
+                self._wake.clear()
+                more = self.drain()
+                if more:
+                    events += more
+                    continue
+                if events and timer is None:
+                    timer = self._loop.call_at(gather_until, self._wake.set)
+                await self._wake.wait()
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     async def stream(self) -> AsyncIterator[Event]:
         while True:
@@ -399,10 +426,19 @@ class ModelWorker:
                 room = backend.max_batch - len(survivors)
                 joining = self._admit_next(room) if backend.max_batch > 1 and room > 0 else []
                 if joining:
-                    # A new request joins at the next step: the batch is rebuilt
-                    # from every row's ids, which is one prefill.
-                    rows = [rows[i] for i in survivors] + joining
-                    session = backend.start([r.ids for r in rows])
+                    # A new request joins at the next step. Where the session can
+                    # merge, only the new prompts are prefilled; otherwise the
+                    # batch is rebuilt from every row's ids.
+                    kept = [rows[i] for i in survivors]
+                    merged = False
+                    if kept and hasattr(session, "join"):
+                        if len(survivors) < len(rows):
+                            session.keep(survivors)
+                        session.advance(tokens)
+                        merged = session.join([r.ids for r in joining])
+                    rows = kept + joining
+                    if not merged:
+                        session = backend.start([r.ids for r in rows])
                 elif survivors:
                     if len(survivors) < len(rows):
                         session.keep(survivors)

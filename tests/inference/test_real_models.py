@@ -65,3 +65,30 @@ def test_a_seed_makes_sampled_answers_reproducible(
     second = collect(real_runner.submit(hf(demo_model_dir), ask("Hello!"), params, user_key="t"))
     assert first[-1].seed == 42
     assert first[-1].text == second[-1].text
+
+
+def test_a_prompt_joining_a_session_decodes_as_it_would_alone(demo_model_dir: Path) -> None:
+    import torch
+
+    from oasst.inference.backends import load_backend
+
+    backend = load_backend(hf(demo_model_dir), max_batch=4)
+    short, long = (backend.tokenizer.encode(p) for p in ("Hello!", "What is the capital of Spain?"))
+
+    def greedy(session: object, rows: int, steps: int) -> list[list[int]]:
+        out: list[list[int]] = [[] for _ in range(rows)]
+        for _ in range(steps):
+            tokens = [int(t) for t in torch.argmax(session.logits(), dim=-1)]
+            for row, token in enumerate(tokens):
+                out[row].append(token)
+            session.advance(tokens)
+        return out
+
+    with torch.inference_mode():
+        alone = [greedy(backend.start([p]), 1, 8)[0] for p in (short, long)]
+        session = backend.start([short])
+        first = greedy(session, 1, 3)[0]
+        assert session.join([long])
+        together = greedy(session, 2, 5)
+    assert first + together[0] == alone[0][:8]
+    assert together[1] == alone[1][:5]

@@ -202,6 +202,28 @@ def test_async_readers_receive_tokens_coalesced(runner: LocalRunner) -> None:
     assert 1 <= frames <= 6
 
 
+def test_a_reader_gathering_tokens_gets_them_together_and_the_end_at_once(
+    runner: LocalRunner,
+) -> None:
+    import asyncio
+
+    async def read() -> tuple[list[list[str]], float]:
+        handle = runner.submit(fake("delay=0.002&reply=abcdef"), ask("a"), GREEDY, user_key="u")
+        loop = asyncio.get_running_loop()
+        batches = [[e.kind for e in await handle.next_events()]]
+        started = loop.time()
+        while batches[-1][-1] != "done":
+            events = await handle.next_events(gather_until=loop.time() + 5)
+            batches.append([e.kind for e in events])
+        return batches, loop.time() - started
+
+    batches, waited = asyncio.run(read())
+    # Everything after the first batch comes in one, when "done" arrives, not after 5 s.
+    assert batches[-1][-1] == "done" and batches[-1].count("token") >= 2
+    assert len(batches) <= 3
+    assert waited < 2
+
+
 def test_cancel_from_another_thread_is_safe(runner: LocalRunner) -> None:
     spec = fake("delay=0.01&reply=q&repeat=300")
     handle = runner.submit(spec, ask("a"), GREEDY, user_key="u")

@@ -32,7 +32,12 @@ class Tokenizer(Protocol):
 
 
 class Session(Protocol):
-    """A batch of sequences being decoded together; rows keep their order."""
+    """A batch of sequences being decoded together; rows keep their order.
+
+    A session may also offer ``join(prompts) -> bool``: prefill new rows and
+    add them after the others (False where it cannot). Without it, the runner
+    rebuilds the batch from every row's ids when a request joins.
+    """
 
     def logits(self) -> torch.Tensor:
         """Float32 logits of the next token, one row per sequence."""

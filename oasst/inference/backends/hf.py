@@ -3,13 +3,14 @@
 Sequences are left-padded, so every row's next token sits in the last
 column; position ids follow the attention mask so padding does not shift a
 row's positions. The KV cache is kept between steps and rows are dropped from
-it in place when they finish.
+it in place when they finish; new rows are prefilled alone and merged into it.
 """
 
 from __future__ import annotations
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.cache_utils import DynamicLayer
 
 from oasst.inference.backends import BackendUnavailable
 from oasst.inference.specs import ModelSpec
@@ -57,12 +58,43 @@ class HFSession:
         self.cache = out.past_key_values
         self._logits = out.logits[:, -1, :].float()
 
+    def join(self, prompts: list[list[int]]) -> bool:
+        """Add ``prompts`` as new rows after the others; False where the cache cannot merge.
+
+        Only the new prompts are prefilled; both caches are left-padded to the
+        longer one (the mask hides the padding) and stacked, so the rows already
+        decoding are not computed again.
+        """
+        layers = getattr(self.cache, "layers", None)
+        if not layers or any(type(layer) is not DynamicLayer for layer in layers):
+            return False
+        other = HFSession(self.backend, prompts)
+        width = max(self.mask.shape[-1], other.mask.shape[-1])
+        for mine, theirs in zip(layers, other.cache.layers, strict=True):
+            mine.keys = torch.cat([_left_pad(mine.keys, width), _left_pad(theirs.keys, width)])
+            mine.values = torch.cat(
+                [_left_pad(mine.values, width), _left_pad(theirs.values, width)]
+            )
+        self.mask = torch.cat([_left_pad(self.mask, width), _left_pad(other.mask, width)])
+        self.next_position = torch.cat([self.next_position, other.next_position])
+        self._logits = torch.cat([self._logits, other._logits])
+        return True
+
     def keep(self, rows: list[int]) -> None:
         index = torch.tensor(rows, dtype=torch.long, device=self.backend.device)
         self.cache.batch_select_indices(index)
         self.mask = self.mask[index]
         self.next_position = self.next_position[index]
         self._logits = self._logits[index]
+
+
+def _left_pad(tensor: torch.Tensor, width: int) -> torch.Tensor:
+    """Zeros before the sequence dimension (the last of a mask, the third of keys and values)."""
+    missing = width - (tensor.shape[-1] if tensor.dim() == 2 else tensor.shape[-2])
+    if missing == 0:
+        return tensor
+    padding = (missing, 0) if tensor.dim() == 2 else (0, 0, missing, 0)
+    return torch.nn.functional.pad(tensor, padding)
 
 
 class HFBackend:
