@@ -170,10 +170,12 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "db.sqlite3",
-            # Keep connections open, as with DATABASE_URL: Channels closes "old"
-            # connections around every database_sync_to_async call, and with the
-            # default of 0 each call of the chat socket paid for a new connection
-            # and its PRAGMAs (about 2.5 ms, several times before a first token).
+            # Keep connections open: Channels closes "old" connections around
+            # every database_sync_to_async call, and with the default of 0 each
+            # call of the chat socket paid for a new connection and its PRAGMAs
+            # (about 2.5 ms, several times before a first token). A connection
+            # is a file handle here, so one per thread costs nothing like the
+            # PostgreSQL connections the pool above exists for.
             "CONN_MAX_AGE": 60,
             "OPTIONS": {
                 # WAL lets readers run while one writer writes; IMMEDIATE makes a
