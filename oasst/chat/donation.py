@@ -44,7 +44,6 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -171,9 +170,9 @@ def _plan_tree(chat: Chat, messages: list[ChatMessage]) -> tuple[_Node | None, d
     for m in messages:
         text = m.text.strip()
         if not text:
-            left_out["empty answers"] += 1
+            left_out[_("empty answers")] += 1
         elif len(text) > limit:
-            left_out["messages over the size limit"] += 1
+            left_out[_("messages over the size limit")] += 1
         else:
             usable.append(m)
     usable_ids = {m.id for m in usable}
@@ -198,7 +197,7 @@ def _plan_tree(chat: Chat, messages: list[ChatMessage]) -> tuple[_Node | None, d
     if not roots:
         return None, dict(left_out)
     root_message = prefer_shown_then_newest(roots)
-    left_out["other versions of the first prompt"] += _count(
+    left_out[_("other versions of the first prompt")] += _count(
         [m for m in roots if m is not root_message], children
     )
     max_depth = settings.OASST_MAX_TREE_DEPTH
@@ -208,18 +207,18 @@ def _plan_tree(chat: Chat, messages: list[ChatMessage]) -> tuple[_Node | None, d
         node = _Node(role=message.role, text=message.text.strip(), source=message)
         below = children.get(message.id, [])
         if depth >= max_depth:
-            left_out["messages deeper than the tree's depth limit"] += _count(below, children)
+            left_out[_("messages deeper than the tree's depth limit")] += _count(below, children)
             return node
         if message.role == Role.ASSISTANT:
             prompts = [m for m in below if m.role == Role.PROMPTER]
             if prompts:
                 chosen = prefer_shown_then_newest(prompts)
-                left_out["other versions of a follow-up prompt"] += _count(
+                left_out[_("other versions of a follow-up prompt")] += _count(
                     [m for m in prompts if m is not chosen], children
                 )
                 if depth + 1 >= max_depth:
                     # A prompt at the deepest level could never be answered.
-                    left_out["messages deeper than the tree's depth limit"] += _count(
+                    left_out[_("messages deeper than the tree's depth limit")] += _count(
                         [chosen], children
                     )
                 else:
@@ -234,7 +233,7 @@ def _plan_tree(chat: Chat, messages: list[ChatMessage]) -> tuple[_Node | None, d
             for b in better.get(m.id, [])
         ]
         human.sort(key=lambda b: (b.created_at, b.id))
-        left_out["other better answers to the same prompt"] += max(0, len(human) - 1)
+        left_out[_("other better answers to the same prompt")] += max(0, len(human) - 1)
         ranked: list[tuple[tuple[int, int], _Node | ChatMessage]] = []
         for order, m in enumerate(answers):
             ranked.append(((0 if m.id in path else 2, order), m))
@@ -246,7 +245,7 @@ def _plan_tree(chat: Chat, messages: list[ChatMessage]) -> tuple[_Node | None, d
         ranked.sort(key=lambda item: item[0])
         kept, dropped = ranked[:max_children], ranked[max_children:]
         for _key, item in dropped:
-            left_out["answers beyond the tree's children limit"] += (
+            left_out[_("answers beyond the tree's children limit")] += (
                 1 if isinstance(item, _Node) else _count([item], children)
             )
         # Written in the chat's order, the human answer last.
@@ -310,12 +309,12 @@ def _write_tree(chat: Chat, root: _Node, *, user: User) -> Donation:
             text=node.text,
             lang=lang,
             depth=0 if parent is None else parent.depth + 1,
+            # Every planned child is written below it.
+            children_count=len(node.children),
             synthetic=synthetic,
             model_name=source.model_name if synthetic and source is not None else "",
             created_at=(source.created_at if source is not None else node.better.created_at),
         )
-        if parent is not None:
-            Message.objects.filter(pk=parent.pk).update(children_count=F("children_count") + 1)
         if synthetic and source is not None and source.pk in votes:
             add_emoji(message, user=user, emoji=votes[source.pk])
             donation.votes += 1

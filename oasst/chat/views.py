@@ -139,7 +139,8 @@ def donate(request: HttpRequest, chat_id: int) -> HttpResponse:
             chat, user=request.user, consent=request.POST.get("consent") == "on"
         )
     except ChatError as exc:
-        note, status = str(exc), 400
+        # 422: htmx swaps the fragment in, so the page says why.
+        note, status = str(exc), 422
     else:
         note = (
             _("Thanks: your chat is now a conversation tree waiting for review.")
@@ -197,7 +198,8 @@ def feedback(request: HttpRequest, chat_id: int, message_id: int, kind: str) -> 
         else:
             raise Http404("unknown feedback")
     except ChatError as exc:
-        note, status = str(exc), 400
+        # 422: htmx swaps the fragment in, so the page says why.
+        note, status = str(exc), 422
     if request.htmx:
         return render(
             request, "chat/_note.html", {"note": note, "error": status != 200}, status=status

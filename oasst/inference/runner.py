@@ -425,27 +425,19 @@ class ModelWorker:
                         tokens.append(row.ids[-1])
                 room = backend.max_batch - len(survivors)
                 joining = self._admit_next(room) if backend.max_batch > 1 and room > 0 else []
-                if joining:
-                    # A new request joins at the next step. Where the session can
-                    # merge, only the new prompts are prefilled; otherwise the
-                    # batch is rebuilt from every row's ids.
-                    kept = [rows[i] for i in survivors]
-                    merged = False
-                    if kept and hasattr(session, "join"):
-                        if len(survivors) < len(rows):
-                            session.keep(survivors)
-                        session.advance(tokens)
-                        merged = session.join([r.ids for r in joining])
-                    rows = kept + joining
-                    if not merged:
-                        session = backend.start([r.ids for r in rows])
-                elif survivors:
+                # A request that arrives joins at the next step. Where the session
+                # can merge, the rows decoding go one step on and only the new
+                # prompts are prefilled; otherwise the batch is rebuilt from every
+                # row's ids (one prefill, no step of the old session wasted).
+                kept = [rows[i] for i in survivors]
+                can_join = bool(joining and kept) and hasattr(session, "join")
+                if kept and (can_join or not joining):
                     if len(survivors) < len(rows):
                         session.keep(survivors)
-                    rows = [rows[i] for i in survivors]
                     session.advance(tokens)
-                else:
-                    rows = []
+                if joining and not (can_join and session.join([r.ids for r in joining])):
+                    session = backend.start([r.ids for r in kept + joining])
+                rows = kept + joining
                 self.active = len(rows)
         except Exception as exc:
             log.exception("decoding failed on model %s", self.spec.name)

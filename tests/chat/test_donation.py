@@ -195,7 +195,7 @@ def test_a_chat_still_writing_an_answer_is_refused(
         reverse("chat:donate", args=[chat.id]), headers={"HX-Request": "true"}
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "Wait until the answer is finished" in response.content.decode()
     assert not MessageTree.objects.exists() and not Message.objects.exists()
     assert Chat.objects.get(pk=chat.pk).donated_tree is None

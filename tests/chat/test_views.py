@@ -78,10 +78,10 @@ def test_votes_reports_and_better_answers_are_stored(
     assert post("vote", {"score": "-1", "reasons": ["wrong"], "text": "no"}) == 200
     vote = Vote.objects.get()
     assert (vote.score, vote.reasons, vote.text) == (-1, ["wrong"], "no")
-    assert post("vote", {"score": "5"}) == 400
+    assert post("vote", {"score": "5"}) == 422
     assert post("report", {"reason": "offensive", "text": "rude"}) == 200
     assert Report.objects.get().reason == "offensive"
-    assert post("report", {"reason": "nonsense"}) == 400
+    assert post("report", {"reason": "nonsense"}) == 422
     assert post("better", {"text": "Hello! How can I help?"}) == 200
     assert BetterAnswer.objects.get().text == "Hello! How can I help?"
     assert Report.objects.count() == 1 and Vote.objects.count() == 1
