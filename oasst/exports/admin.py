@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from oasst.exports import runs
 from oasst.exports.models import Export, ImportRun
@@ -41,12 +42,16 @@ class ImportRunAdmin(admin.ModelAdmin):
         report = run.report or {}
         if not report:
             return run.error or "–"
-        return _(
+        trees = report.get("trees_created", 0)
+        return ngettext(
+            "%(created)s messages, %(trees)s new tree, %(skipped)s already present, "
+            "%(rejected)s rejected",
             "%(created)s messages, %(trees)s new trees, %(skipped)s already present, "
-            "%(rejected)s rejected"
+            "%(rejected)s rejected",
+            trees,
         ) % {
             "created": report.get("messages_created", 0),
-            "trees": report.get("trees_created", 0),
+            "trees": trees,
             "skipped": report.get("messages_skipped", 0),
             "rejected": report.get("rejected_count", 0),
         }
@@ -98,7 +103,12 @@ def export_selected_trees(
     )
     modeladmin.message_user(
         request,
-        _("Export #%(id)s of %(count)d trees queued.") % {"id": export.pk, "count": len(tree_ids)},
+        ngettext(
+            "Export #%(id)s of %(count)d tree queued.",
+            "Export #%(id)s of %(count)d trees queued.",
+            len(tree_ids),
+        )
+        % {"id": export.pk, "count": len(tree_ids)},
     )
     return HttpResponseRedirect(reverse("exports:index"))
 

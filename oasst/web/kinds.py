@@ -69,7 +69,7 @@ KINDS: dict[str, TaskKind] = {
             _(
                 "Order the replies from best to worst: correct and helpful first, then clear and "
                 "well written. Put harmful, wrong or off-topic replies last. If none is acceptable, "
-                "tick “none of these are acceptable” and still give your best order."
+                "tick “None of these replies are acceptable” and still give your best order."
             ),
         ),
         TaskKind(
@@ -156,7 +156,7 @@ LABEL_TEXTS: dict[str, tuple[Promise, Promise]] = {
         ),
     ),
     "pii": (
-        _("Contains personal identifiable information (PII)"),
+        _("Contains personally identifiable information (PII)"),
         _(
             "Names with addresses, phone numbers, e-mail addresses or other data that identify a real private person."
         ),

@@ -152,6 +152,8 @@ def test_admin_action_exports_the_selected_trees(
     )
     assert response.status_code == 302 and response["Location"] == reverse("exports:index")
     export = Export.objects.get()
+    notice = admin_client_.get(response["Location"]).content.decode()
+    assert f"Export #{export.pk} of 1 tree queued." in notice
     assert export.filters["tree_ids"] == [P] and export.source == "admin"
     assert runs.write_export(export).trees_done == 1
 
@@ -182,6 +184,8 @@ def test_admin_import_page_queues_a_job_that_stores_the_report(
     assert Message.objects.count() == 1
     page = admin_client_.get(reverse("admin:exports_importrun_change", args=[run.pk]))
     assert b"not valid JSON" in page.content
+    listing = admin_client_.get(reverse("admin:exports_importrun_changelist")).content.decode()
+    assert "1 messages, 1 new tree, 0 already present, 1 rejected" in listing
 
 
 def test_volunteers_cannot_use_the_import_admin(volunteer_client: Client) -> None:
