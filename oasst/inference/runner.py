@@ -18,7 +18,6 @@ import dataclasses
 import logging
 import queue
 import secrets
-import sys
 import threading
 import time
 import uuid
@@ -39,12 +38,6 @@ from oasst.inference.specs import ModelSpec, SamplingParams
 log = logging.getLogger(__name__)
 
 ROLE_TOKENS = ("<|prompter|>", "<|assistant|>", "<|system|>", "<|endoftext|>")
-# A model thread shares the GIL with the event loop that relays its tokens.
-# A thread that wants the GIL waits until the holder blocks or has held it for
-# the switch interval (5 ms by default); a decoding step of a small model takes
-# about that long, so a step could wait a whole interval behind the loop's work
-# (rendering, the database) and the loop behind the step. The runner shortens it.
-GIL_SWITCH_INTERVAL = 0.0005
 # Why a generation ended.
 STOP, LENGTH, CANCELLED, TIMEOUT, ERROR = "stop", "length", "cancelled", "timeout", "error"
 
@@ -237,8 +230,6 @@ class ModelWorker:
         self.active = 0
         self.cond = threading.Condition()
         self.stopping = False
-        if sys.getswitchinterval() > GIL_SWITCH_INTERVAL:
-            sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         self.thread = threading.Thread(target=self._run, name=f"model-{spec.name}", daemon=True)
         self.thread.start()
 

@@ -245,17 +245,3 @@ def test_end_of_text_stops_answers_even_when_it_is_also_the_unknown_token() -> N
     vocabulary.pop("<|assistant|>")
     tokenizer.convert_tokens_to_ids = lambda token: vocabulary.get(token, 9)
     assert stop_token_ids(SimpleNamespace(tokenizer=tokenizer, eos_token_id=0)) == {0, 1}
-
-
-def test_a_model_thread_shortens_the_gil_switch_interval(runner: LocalRunner) -> None:
-    import sys
-
-    from oasst.inference.runner import GIL_SWITCH_INTERVAL
-
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(0.005)
-    try:
-        collect(runner.submit(fake(), ask("hi"), GREEDY, user_key="u1"))
-        assert sys.getswitchinterval() <= GIL_SWITCH_INTERVAL
-    finally:
-        sys.setswitchinterval(previous)
