@@ -748,13 +748,16 @@ def take_turn(
             _store_failure(message_id, str(exc))
             continue
         started.append(StartedAnswer(message_id, chat.id, handle))
-    if started:
-        # A fresh context: this thread's would make the generations' own database
-        # calls look nested in this one (asgiref then refuses them).
-        loop.call_soon_threadsafe(_track, started, context=contextvars.Context())
     if refused:
         messages = list(chat.messages.all())  # with the refusals stored
-    return Turn(chat_view(chat, user=user, messages=messages), started, refused)
+    view = chat_view(chat, user=user, messages=messages)
+    if started:
+        # Tracked only now, so the thread holds none of their tokens yet (the
+        # runner keeps them meanwhile): every token is relayed once, after it.
+        # A fresh context: this thread's would make the generations' own
+        # database calls look nested in this one (asgiref then refuses them).
+        loop.call_soon_threadsafe(_track, started, context=contextvars.Context())
+    return Turn(view, started, refused)
 
 
 def _track(started: list[StartedAnswer]) -> None:

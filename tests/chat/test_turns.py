@@ -156,3 +156,19 @@ async def test_a_turns_answers_run_to_the_end_without_the_caller(
             break
         await asyncio.sleep(0.01)
     assert (answer.state, answer.text) == (State.COMPLETE, "Echo: hello")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+async def test_the_turns_thread_holds_none_of_the_answers_tokens(
+    volunteer: User, fake_model: Model
+) -> None:
+    """Its tokens reach the page once, after the thread: none are in the thread itself."""
+    chat = await database_sync_to_async(conversation.create_chat)(volunteer)
+    loop = asyncio.get_running_loop()
+    result = await database_sync_to_async(conversation.take_turn)(
+        chat.id, volunteer, conversation.send_prompt, {"text": "hi"}, user_key="u", loop=loop
+    )
+    answer = result.view.items[-1]
+    assert (answer.text, answer.is_live) == ("", False)
+    await asyncio.sleep(0.5)  # the answer runs to its end meanwhile
+    assert conversation.live_answers(chat.id) == []
