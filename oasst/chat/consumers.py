@@ -111,18 +111,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return await database_sync_to_async(conversation.open_chat)(self.chat_id, self.user)
 
     async def _write_then_generate(self, write: Any, **kwargs: Any) -> None:
-        # One database hop for the write, the thread and what the runner needs,
-        # then the answers start before the thread is rendered: the model's
-        # first step overlaps the rendering. The lock keeps the answers' updates
-        # behind the thread that holds their elements.
-        view, prepared, refused = await database_sync_to_async(write_and_prepare)(
-            self.chat_id, self.user, write, kwargs
-        )
+        # One database hop: the write, the runner requests as soon as it is
+        # committed, then the thread, read and rendered while the model takes its
+        # first step. The lock keeps the answers' updates behind the thread that
+        # holds their elements.
         async with self.sending:
-            refused = conversation.launch_answers(prepared, user_key=f"user:{self.user.pk}") or (
-                refused
+            html, refused = await database_sync_to_async(take_turn_rendered)(
+                self.chat_id,
+                self.user,
+                write,
+                kwargs,
+                user_key=f"user:{self.user.pk}",
+                loop=asyncio.get_running_loop(),
             )
-            await self.send(text_data=render_thread(view))
+            await self.send(text_data=html)
         if refused:
             raise refused
 
@@ -188,15 +190,16 @@ ACTIONS = {
 }
 
 
-def write_and_prepare(
-    chat_id: int, user: Any, write: Any, kwargs: dict[str, Any]
-) -> tuple[ChatView, list[conversation.PreparedAnswer], ChatError | None]:
-    """Sync: the write, the thread after it and the answers' runner input, in one hop."""
-    chat = conversation.open_chat(chat_id, user)
-    ids = write(chat, user=user, **kwargs)
-    view = conversation.chat_view(chat, user=user)
-    prepared, refused = conversation.prepare_answers(ids)
-    return view, prepared, refused
+def take_turn_rendered(
+    chat_id: int, user: Any, write: Any, kwargs: dict[str, Any], **options: Any
+) -> tuple[str, ChatError | None]:
+    """Sync: ``conversation.take_turn`` and its thread rendered, in the same hop.
+
+    Rendering here rather than on the event loop keeps the loop free to relay
+    other answers' tokens meanwhile.
+    """
+    turn = conversation.take_turn(chat_id, user, write, kwargs, **options)
+    return render_thread(turn.view), turn.refused
 
 
 def skip_seen(updates: list[Update], seen: dict[int, int]) -> list[Update]:

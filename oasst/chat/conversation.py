@@ -13,6 +13,7 @@ OASST_CHAT_RECONNECT_GRACE seconds, its generations are cancelled.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import secrets
 import uuid
@@ -162,9 +163,19 @@ def list_chats(user: User, *, include_hidden: bool = False) -> list[Chat]:
     return list(chats[:200])
 
 
-def chat_view(chat: Chat, *, user: User | None = None, read_only: bool = False) -> ChatView:
-    """Everything a page or a socket shows of a chat: the active branch with its pagers."""
-    messages = list(chat.messages.all())
+def chat_view(
+    chat: Chat,
+    *,
+    user: User | None = None,
+    read_only: bool = False,
+    messages: list[ChatMessage] | None = None,
+) -> ChatView:
+    """Everything a page or a socket shows of a chat: the active branch with its pagers.
+
+    ``messages`` are all the chat's messages when the caller has just read them.
+    """
+    if messages is None:
+        messages = list(chat.messages.all())
     by_id = {m.id: m for m in messages}
     children: dict[int | None, list[ChatMessage]] = defaultdict(list)
     for message in messages:
@@ -181,15 +192,18 @@ def chat_view(chat: Chat, *, user: User | None = None, read_only: bool = False) 
     votes = {}
     better: dict[int, list[str]] = defaultdict(list)
     picked_groups: dict[uuid.UUID, int] = {}
-    if user is not None and path:
-        ids = [m.id for m in path]
+    # Votes and better answers are shown on finished answers only, picks on drafts:
+    # a thread without them (a new chat) needs no query for them.
+    rated = [m.id for m in path if m.role == Role.ASSISTANT and m.state in FINISHED_STATES]
+    if user is not None and rated:
         votes = dict(
-            Vote.objects.filter(user=user, message_id__in=ids).values_list("message_id", "score")
+            Vote.objects.filter(user=user, message_id__in=rated).values_list("message_id", "score")
         )
         for message_id, text in BetterAnswer.objects.filter(
-            user=user, message_id__in=ids
+            user=user, message_id__in=rated
         ).values_list("message_id", "text"):
             better[message_id].append(text)
+    if user is not None and any(m.draft_group for m in path):
         picked_groups = dict(
             DraftPick.objects.filter(chat=chat).values_list("draft_group", "selected_id")
         )
@@ -359,11 +373,12 @@ def send_prompt(
         raise ChatError(_("That message does not exist."))
     with transaction.atomic():
         prompt = ChatMessage.objects.create(chat=chat, parent=parent, role=Role.PROMPTER, text=text)
+        fields = []
         if not chat.title:
             first_line = text.splitlines()[0]
             chat.title = first_line[:TITLE_LENGTH] + ("…" if len(first_line) > TITLE_LENGTH else "")
-            chat.save(update_fields=["title"])
-        return _queue_answers(chat, user=user, parent=prompt, count=count)
+            fields.append("title")
+        return _queue_answers(chat, user=user, parent=prompt, count=count, fields=fields)
 
 
 def edit_prompt(
@@ -395,10 +410,28 @@ def continue_answer(chat: Chat, *, user: User, message_id: Any) -> list[int]:
     return [message.id]
 
 
-def _queue_answers(chat: Chat, *, user: User, parent: ChatMessage, count: int) -> list[int]:
-    """Should be called inside a transaction: pending answers to ``parent``."""
+def chat_model(chat: Chat) -> Model:
+    """The enabled model the chat uses (the default one if it has none); raises UnknownModel.
+
+    The chat's row comes with its model's (``open_chat``), so this reads nothing
+    more unless the chat has no model; a changed model row is what was just read.
+    """
+    if chat.model is None:
+        return find_model(None)
+    if not chat.model.enabled:
+        raise UnknownModel(f"unknown or disabled model {chat.model.name!r}")
+    return chat.model
+
+
+def _queue_answers(
+    chat: Chat, *, user: User, parent: ChatMessage, count: int, fields: list[str] | None = None
+) -> list[int]:
+    """Should be called inside a transaction: pending answers to ``parent``.
+
+    ``fields`` are other fields of ``chat`` to save with its active leaf.
+    """
     try:
-        model = find_model(chat.model.name if chat.model else None)
+        model = chat_model(chat)
     except UnknownModel as exc:
         raise ChatError(str(exc)) from None
     params = effective_params(chat, model)
@@ -418,7 +451,7 @@ def _queue_answers(chat: Chat, *, user: User, parent: ChatMessage, count: int) -
     ]
     chat.active_leaf = answers[0]
     chat.updated_at = timezone.now()
-    chat.save(update_fields=["active_leaf", "updated_at"])
+    chat.save(update_fields=["active_leaf", "updated_at", *(fields or [])])
     return [a.id for a in answers]
 
 
@@ -600,28 +633,26 @@ _listeners: dict[int, set[asyncio.Queue[Update]]] = defaultdict(set)
 _orphan_timers: dict[int, asyncio.TimerHandle] = {}
 
 
-def _prepare(message_id: int) -> tuple[Any, Conversation, SamplingParams, int, int]:
-    message = ChatMessage.objects.select_related("chat").get(pk=message_id)
-    chat = message.chat
-    try:
-        model = find_model(message.model_name or None)
-    except UnknownModel as exc:
-        _store_failure(message_id, str(exc))
-        raise ChatError(str(exc)) from None
-    # The chat's messages in one query, rather than one per turn up the branch.
-    by_id = {m.id: m for m in chat.messages.only("id", "chat_id", "parent_id", "role", "text")}
+def _conversation(chat: Chat, message: ChatMessage, by_id: dict[int, ChatMessage]) -> Conversation:
+    """The branch up to ``message`` as the runner's input (the answer itself when continued)."""
     path = []
-    node = by_id[message.id] if message.text else by_id.get(message.parent_id)
+    node = message if message.text else by_id.get(message.parent_id or -1)
     while node is not None:
         path.append(node)
         node = by_id.get(node.parent_id) if node.parent_id else None
     path.reverse()
-    turns = tuple((m.role, m.text) for m in path)
-    conversation = Conversation(
-        turns=turns, system_prompt=chat.system_prompt, continue_last=bool(message.text)
+    return Conversation(
+        turns=tuple((m.role, m.text) for m in path),
+        system_prompt=chat.system_prompt,
+        continue_last=bool(message.text),
     )
-    params = parse_params(message.params)
-    return model.spec, conversation, params, chat.id, chat.user_id
+
+
+def _answer_model(chat: Chat, message: ChatMessage) -> Model:
+    """The model an answer is written with: the chat's, unless the answer is an older one's."""
+    if chat.model is not None and message.model_name == chat.model.name:
+        return chat_model(chat)
+    return find_model(message.model_name or None)
 
 
 def _store_failure(message_id: int, error: str) -> None:
@@ -660,68 +691,83 @@ def _store_result(generation: Generation, done: Event) -> ChatView | None:
 
 
 @dataclass
-class PreparedAnswer:
-    """What the runner needs for one pending answer, read from the database."""
+class StartedAnswer:
+    """An answer handed to the runner: its message and the runner's handle."""
 
     message_id: int
     chat_id: int
-    spec: Any
-    conversation: Conversation
-    params: SamplingParams
+    handle: Any
 
 
-def prepare_answers(message_ids: list[int]) -> tuple[list[PreparedAnswer], ChatError | None]:
-    """Read what the runner needs for each pending answer (sync: one database hop for all).
+@dataclass
+class Turn:
+    """What one action did: the thread after it, and why an answer was refused, if one was."""
 
-    An answer whose model is gone is stored as aborted; the first such error is
-    returned beside the answers that can start.
+    view: ChatView
+    started: list[StartedAnswer]
+    refused: ChatError | None = None
+
+
+def take_turn(
+    chat_id: int,
+    user: User,
+    write: Any,
+    kwargs: dict[str, Any],
+    *,
+    user_key: str,
+    loop: asyncio.AbstractEventLoop,
+) -> Turn:
+    """Sync (one database hop): ``write(chat, user=user, **kwargs)``, its answers, the thread.
+
+    ``write`` is one of the actions that store pending answers (``send_prompt``,
+    ``edit_prompt``, ``regenerate``, ``continue_answer``) and returns their ids.
+    The answers go to the runner as soon as the write is committed, before the
+    thread is read, so the model's first step overlaps the rest of the hop; their
+    generations are tracked on ``loop`` (the caller's), so they run even if the
+    caller goes away. An answer the runner refuses is stored as aborted. The caller
+    should send the thread before relaying any of the answers' updates.
     """
-    prepared, refused = [], None
-    for message_id in message_ids:
+    chat = open_chat(chat_id, user)
+    ids = write(chat, user=user, **kwargs)
+    # One read of the chat's messages serves the runner's input and the thread.
+    messages = list(chat.messages.all())
+    by_id = {m.id: m for m in messages}
+    started, refused = [], None
+    for message_id in ids:
+        message = by_id[message_id]
         try:
-            spec, conv, params, chat_id, _owner = _prepare(message_id)
-        except ChatError as exc:
-            refused = refused or exc
-            continue
-        prepared.append(PreparedAnswer(message_id, chat_id, spec, conv, params))
-    return prepared, refused
-
-
-def launch_answers(prepared: list[PreparedAnswer], *, user_key: str) -> ChatError | None:
-    """Hand prepared answers to the runner; returns the first refusal, if any.
-
-    Awaits nothing, so a caller can send the thread before any of the answers'
-    updates reach its listener. A refused answer is stored as aborted in the
-    background and its listeners hear it as finished.
-    """
-    refused = None
-    for answer in prepared:
-        try:
+            model = _answer_model(chat, message)
             handle = get_runner().submit(
-                answer.spec, answer.conversation, answer.params, user_key=user_key
+                model.spec,
+                _conversation(chat, message, by_id),
+                parse_params(message.params),
+                user_key=user_key,
             )
-        except RunnerRefused as exc:
+        except (UnknownModel, RunnerRefused, InvalidParams) as exc:
             refused = refused or ChatError(str(exc))
-            _spawn(_refuse(answer, str(exc)))
+            _store_failure(message_id, str(exc))
             continue
-        generation = Generation(message_id=answer.message_id, chat_id=answer.chat_id, handle=handle)
-        _live[answer.message_id] = generation
-        generation.task = asyncio.create_task(_pump(generation), name=f"answer-{answer.message_id}")
-    return refused
-
-
-async def start_answers(message_ids: list[int], *, user_key: str) -> None:
-    """Start generating the pending answers; raises ChatError if the runner refuses."""
-    prepared, refused = await database_sync_to_async(prepare_answers)(message_ids)
-    refused = launch_answers(prepared, user_key=user_key) or refused
+        started.append(StartedAnswer(message_id, chat.id, handle))
     if refused:
-        raise refused
+        messages = list(chat.messages.all())  # with the refusals stored
+    view = chat_view(chat, user=user, messages=messages)
+    if started:
+        # Tracked only now, so the thread holds none of their tokens yet (the
+        # runner keeps them meanwhile): every token is relayed once, after it.
+        # A fresh context: this thread's would make the generations' own
+        # database calls look nested in this one (asgiref then refuses them).
+        loop.call_soon_threadsafe(_track, started, context=contextvars.Context())
+    return Turn(view, started, refused)
 
 
-async def _refuse(answer: PreparedAnswer, error: str) -> None:
-    await database_sync_to_async(_store_failure)(answer.message_id, error)
-    view = await database_sync_to_async(_view_for_message)(answer.message_id)
-    _broadcast(answer.chat_id, Update("finished", answer.message_id, view=view, error=error))
+def _track(started: list[StartedAnswer]) -> None:
+    """On the event loop: a Generation per started answer, reading the runner's events."""
+    for answer in started:
+        generation = Generation(
+            message_id=answer.message_id, chat_id=answer.chat_id, handle=answer.handle
+        )
+        _live[answer.message_id] = generation
+        generation.task = _spawn(_pump(generation))
 
 
 # Background writes, held here so that they are not garbage-collected mid-way.

@@ -37,8 +37,13 @@ def _parser() -> MarkdownIt:
     )
 
 
+@lru_cache(maxsize=512)
 def render_markdown(text: str) -> str:
-    """Render ``text`` as CommonMark (+ tables, strikethrough) and sanitise the HTML."""
+    """Render ``text`` as CommonMark (+ tables, strikethrough) and sanitise the HTML.
+
+    Cached: a chat shows the same messages again on every turn, and the
+    result depends on the text alone.
+    """
     html = _parser().render(text or "")
     return nh3.clean(
         html,
