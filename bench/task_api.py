@@ -8,6 +8,11 @@ measured in the same run (the same server answering a route without database
 work, at the same concurrency). Open-Assistant's own figures on this kind of
 machine (20 volunteers) are included for comparison.
 
+The server runs as README tells production to run it: ``python -m oasst.serve``
+with one web process per CPU core on PostgreSQL (``--processes``; more than
+one needs REDIS_URL), and one on the embedded SQLite set-up, as ``make run``
+serves it. Each leg's JSON says how many processes served it.
+
     .venv/bin/python bench/task_api.py                       # SQLite (+ PostgreSQL if DATABASE_URL)
     .venv/bin/python bench/task_api.py --volunteers 50 --seconds 20
 """
@@ -20,6 +25,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -91,16 +97,18 @@ def prepare(env: dict[str, str], *, trees: int, postgres: bool) -> None:
 
 
 class Server:
-    def __init__(self, env: dict[str, str]):
+    """The server as production runs it: ``python -m oasst.serve`` with ``processes`` daphnes."""
+
+    def __init__(self, env: dict[str, str], *, processes: int):
         self.port = free_port()
         # The server's log goes to a file: a pipe nobody reads fills up and
         # blocks the server mid-run.
         self.log_path = Path(env["OASST_DATA_DIR"]) / "daphne.log"
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [str(Path(PYTHON).with_name("daphne")), "-b", "127.0.0.1", "-p", str(self.port),
-             "oasst.asgi:application"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log,
+            [PYTHON, "-m", "oasst.serve", "--host", "127.0.0.1", "--port", str(self.port),
+             "--processes", str(processes)],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log, start_new_session=True,
         )  # fmt: skip
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -117,11 +125,12 @@ class Server:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
 
     def stop(self) -> None:
-        self.process.terminate()
+        self.process.terminate()  # the launcher passes it on to its daphnes
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
         self.log.close()
         lines = self.log_path.read_text(errors="replace").splitlines()
         if lines:  # on stderr, beside the JSON line on stdout
@@ -254,9 +263,11 @@ def summarise(recorder: Recorder, elapsed: float) -> dict[str, Any]:
     }
 
 
-def run_leg(name: str, env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
+def run_leg(
+    name: str, env: dict[str, str], args: argparse.Namespace, *, processes: int
+) -> dict[str, Any]:
     prepare(env, trees=args.trees, postgres=name == "postgresql")
-    server = Server(env)
+    server = Server(env, processes=processes)
     try:
         baseline = Recorder()
         elapsed = run_threads(
@@ -274,6 +285,7 @@ def run_leg(name: str, env: dict[str, str], args: argparse.Namespace) -> dict[st
         result = summarise(recorder, elapsed)
     finally:
         server.stop()
+    result["web_processes"] = processes
     result["baseline_no_db_route"] = {
         "requests_per_s": base["requests_per_s"],
         **base["endpoints"]["GET report_labels"],
@@ -287,6 +299,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--baseline-seconds", type=float, default=5)
     parser.add_argument("--trees", type=int, default=1000, help="generate_data trees to start from")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="web processes on PostgreSQL (OASST_WEB_PROCESSES; default: one per CPU core, as "
+        "README's production set-up); the embedded SQLite leg is served by one, as make run does",
+    )
     parser.add_argument(
         "--dbs",
         default="",
@@ -318,8 +337,11 @@ def main() -> None:
                         "SECRET_KEY": env.get("SECRET_KEY") or "b" * 64})  # fmt: skip
             if redis_url:
                 env["REDIS_URL"] = redis_url
+            elif args.processes > 1:
+                raise SystemExit("more than one web process needs REDIS_URL (or --processes 1)")
+        processes = args.processes if leg == "postgresql" else 1
         try:
-            results[leg] = run_leg(leg, env, args)
+            results[leg] = run_leg(leg, env, args, processes=processes)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps({

@@ -191,6 +191,17 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Web processes (python -m oasst.serve) -------------------------------------------
+# Each web process keeps about one CPU core busy (Python's interpreter lock);
+# more use more cores. They share the cache and the channel layer only
+# through Redis.
+OASST_WEB_PROCESSES = env_int("OASST_WEB_PROCESSES", 1, minimum=1)
+if OASST_WEB_PROCESSES > 1 and not REDIS_URL:
+    raise ImproperlyConfigured(
+        "OASST_WEB_PROCESSES > 1 needs REDIS_URL: web processes share the cache "
+        "(rate limits) and the channel layer only through Redis"
+    )
+
 # --- Cache, channel layer, Celery ------------------------------------------------
 if REDIS_URL:
     CACHES = {

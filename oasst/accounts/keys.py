@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from datetime import timedelta
 
 from django.db import transaction
@@ -21,6 +22,12 @@ TOKEN_KEY_PREFIX = "oat_"  # noqa: S105 - a prefix, not a secret
 # Writing last_used_at on every request would turn each read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 MIN_KEY_LENGTH = 16
+# A frontend sends its key with every call; each process keeps the client it
+# found for this long instead of reading the same row each time. Disabling a
+# client, or taking its trust away, reaches every process within this time
+# (at once in the process that saved the change).
+CLIENT_CACHE_SECONDS = 10.0
+_clients_by_hash: dict[str, tuple[float, ApiClient]] = {}
 
 
 class InvalidKey(ValueError):
@@ -78,13 +85,27 @@ def revoke_token(token: ApiToken) -> None:
 
 
 def client_for_key(key: str) -> ApiClient | None:
-    """The enabled API client with this key, or None."""
+    """The enabled API client with this key, or None (as of at most CLIENT_CACHE_SECONDS ago)."""
     if not key:
         return None
-    client = ApiClient.objects.filter(key_hash=hash_key(key), enabled=True).first()
-    if client is not None:
-        _touch(ApiClient, client)
+    key_hash = hash_key(key)
+    now = time.monotonic()
+    cached = _clients_by_hash.get(key_hash)
+    if cached is not None and cached[0] > now:
+        client = cached[1]
+    else:
+        client = ApiClient.objects.filter(key_hash=key_hash, enabled=True).first()
+        if client is None:
+            _clients_by_hash.pop(key_hash, None)
+            return None
+        _clients_by_hash[key_hash] = (now + CLIENT_CACHE_SECONDS, client)
+    _touch(ApiClient, client)
     return client
+
+
+def forget_api_clients() -> None:
+    """Drop this process's remembered clients, so a change to one is seen by the next request."""
+    _clients_by_hash.clear()
 
 
 def user_for_token(key: str) -> User | None:

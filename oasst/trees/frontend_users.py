@@ -23,7 +23,12 @@ def find_or_create_frontend_user(
 ) -> User:
     """The client's user with this id; created on first sight, display name kept up to date."""
     lookup = {"api_client": client, "auth_method": auth_method, "frontend_id": frontend_id}
-    user = User.objects.filter(**lookup).first()
+    # get(), not first(): the lookup is unique, and first()'s ORDER BY cost
+    # about a third of this query's time on every request of a frontend.
+    try:
+        user = User.objects.get(**lookup)
+    except User.DoesNotExist:
+        user = None
     if user is None:
         try:
             with transaction.atomic():

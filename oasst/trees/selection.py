@@ -114,14 +114,12 @@ class Candidates:
         return bool(self._fetch(f"SELECT 1 FROM ({self.sql}) AS c LIMIT 1", self.params))  # noqa: S608
 
     def pick(self) -> Message | None:
-        """One candidate at random, drawn by the database."""
-        rows = self._fetch(
-            f"SELECT c.id FROM ({self.sql}) AS c ORDER BY RANDOM() LIMIT 1",  # noqa: S608
-            self.params,
+        """One candidate at random, drawn by the database and read in the same statement."""
+        drawn = f"SELECT c.id FROM ({self.sql}) AS c ORDER BY RANDOM() LIMIT 1"  # noqa: S608
+        found = list(
+            Message.objects.raw(f"SELECT * FROM {MESSAGE} WHERE id = ({drawn})", self.params)  # noqa: S608
         )
-        if not rows:
-            return None
-        return Message.objects.select_related("tree").get(pk=uuid.UUID(str(rows[0][0])))
+        return found[0] if found else None
 
 
 def _active_trees_sql() -> str:

@@ -11,7 +11,6 @@ from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from oasst.accounts.models import ApiClient, User
@@ -53,16 +52,29 @@ def check_may_contribute(user: User) -> None:
 # --- Payloads ---------------------------------------------------------------------
 
 
-def conversation_messages(
-    messages: list[Message], *, user: User | None, hide_synthetic: bool = False
-) -> list[dict[str, Any]]:
-    """OA's ConversationMessage dicts, with the person's own emojis and authorship."""
+def emojis_of(user: User | None, messages: list[Message]) -> dict[object, list[str]]:
+    """Message id → the emojis ``user`` gave it, for all of ``messages`` in one query."""
     mine: dict[object, list[str]] = defaultdict(list)
     if user is not None and messages:
         for message_id, emoji in EmojiReaction.objects.filter(
             user=user, message_id__in=[m.pk for m in messages]
         ).values_list("message_id", "emoji"):
             mine[message_id].append(emoji)
+    return mine
+
+
+def conversation_messages(
+    messages: list[Message],
+    *,
+    user: User | None,
+    hide_synthetic: bool = False,
+    emojis: dict[object, list[str]] | None = None,
+) -> list[dict[str, Any]]:
+    """OA's ConversationMessage dicts, with the person's own emojis and authorship.
+
+    ``emojis`` (from ``emojis_of``) saves the query when the caller has them already.
+    """
+    mine = emojis_of(user, messages) if emojis is None else emojis
     return [
         {
             "id": str(m.pk),
@@ -72,7 +84,7 @@ def conversation_messages(
             "lang": m.lang,
             "is_assistant": m.role == "assistant",
             "emojis": {k: v for k, v in (m.emojis or {}).items() if not k.startswith("_")},
-            "user_emojis": [e for e in mine[m.pk] if not e.startswith("_")],
+            "user_emojis": [e for e in mine.get(m.pk, ()) if not e.startswith("_")],
             "user_is_author": user is not None and m.user_id == user.pk,
             "synthetic": None if hide_synthetic else m.synthetic,
         }
@@ -97,7 +109,9 @@ def build_payload(choice: selection.Choice, *, user: User) -> dict[str, Any]:
     if task_type == TaskType.INITIAL_PROMPT:
         return {"hint": None}
     assert choice.message is not None
-    conversation = {"messages": conversation_messages(conversation_to(choice.message), user=user)}
+    path = conversation_to(choice.message)
+    emojis = emojis_of(user, path + choice.replies)  # one query for the path and the replies
+    conversation = {"messages": conversation_messages(path, user=user, emojis=emojis)}
     if task_type in (TaskType.PROMPTER_REPLY, TaskType.ASSISTANT_REPLY):
         payload: dict[str, Any] = {"conversation": conversation}
         if task_type == TaskType.PROMPTER_REPLY:
@@ -105,7 +119,9 @@ def build_payload(choice: selection.Choice, *, user: User) -> dict[str, Any]:
         return payload
     if task_type in RANKING_TASKS:
         reveal = all(reply.synthetic for reply in choice.replies)
-        reply_messages = conversation_messages(choice.replies, user=user, hide_synthetic=not reveal)
+        reply_messages = conversation_messages(
+            choice.replies, user=user, hide_synthetic=not reveal, emojis=emojis
+        )
         return {
             "conversation": conversation,
             "replies": [reply.text for reply in choice.replies],
@@ -172,8 +188,7 @@ def request_task(
         parent_message=parent,
         tree_id=parent.tree_id if parent is not None else None,
     )
-    with transaction.atomic():
-        task.save(force_insert=True)
+    task.save(force_insert=True)  # one INSERT: atomic without a transaction around it
     return task
 
 
@@ -193,16 +208,25 @@ def available_tasks(user: User, *, lang: str = "en") -> dict[str, int]:
 
 
 def find_task(task_id: object, *, api_client: ApiClient | None, user: User | None) -> Task:
-    """The task with this id, if it belongs to this client (or, without one, to this person)."""
-    tasks = Task.objects.filter(pk=task_id)
-    if api_client is not None:
-        tasks = tasks.filter(api_client=api_client)
-    else:
-        tasks = tasks.filter(api_client__isnull=True, user=user)
-    task = tasks.first()
-    if task is None:
+    """The task with this id, if it belongs to this client (or, without one, to this person).
+
+    Found by primary key alone, the owner compared here: with the client in
+    the WHERE clause too, PostgreSQL statistics taken before the client's
+    recent tasks made it scan all of them by the client index instead.
+    """
+    try:
+        task = Task.objects.get(pk=task_id)
+    except Task.DoesNotExist:
+        task = None
+    if task is None or not _belongs_to(task, api_client=api_client, user=user):
         raise OasstError(ErrorCode.TASK_NOT_FOUND, f"Task {task_id} not found.")
     return task
+
+
+def _belongs_to(task: Task, *, api_client: ApiClient | None, user: User | None) -> bool:
+    if api_client is not None:
+        return task.api_client_id == api_client.pk
+    return task.api_client_id is None and task.user_id == (user.pk if user else None)
 
 
 def ack_task(task: Task, *, frontend_message_id: str) -> Task:
@@ -211,6 +235,26 @@ def ack_task(task: Task, *, frontend_message_id: str) -> Task:
         raise OasstError(ErrorCode.INVALID_FRONTEND_MESSAGE_ID, "message_id must not be empty")
 
     def write() -> Task:
+        # The usual case in two statements: the id is free and a compare-and-set
+        # acknowledges a task that is still open. Anything else is explained
+        # from the locked row below, in the order of the checks there.
+        id_taken = (
+            Task.objects.filter(
+                api_client_id=task.api_client_id, frontend_message_id=frontend_message_id
+            )
+            .exclude(pk=task.pk)
+            .exists()
+        )
+        if not id_taken:
+            acknowledged = (
+                Task.objects.filter(pk=task.pk, done=False)
+                .exclude(ack=True)
+                .exclude(expires_at__lt=timezone.now())
+                .update(ack=True, frontend_message_id=frontend_message_id)
+            )
+            if acknowledged:
+                task.ack, task.frontend_message_id = True, frontend_message_id
+                return task
         locked = Task.objects.select_for_update().get(pk=task.pk)
         if locked.ack and locked.frontend_message_id == frontend_message_id:
             return locked
@@ -218,13 +262,7 @@ def ack_task(task: Task, *, frontend_message_id: str) -> Task:
             raise OasstError(ErrorCode.TASK_EXPIRED, "Task has expired.")
         if locked.done or locked.ack:
             raise OasstError(ErrorCode.TASK_ALREADY_UPDATED, "Task was already acknowledged.")
-        if (
-            Task.objects.filter(
-                api_client_id=locked.api_client_id, frontend_message_id=frontend_message_id
-            )
-            .exclude(pk=locked.pk)
-            .exists()
-        ):
+        if id_taken:
             raise OasstError(
                 ErrorCode.INVALID_FRONTEND_MESSAGE_ID,
                 f"message_id {frontend_message_id!r} is already used by another task",

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -28,6 +30,33 @@ def test_api_client_keys_are_stored_only_as_hashes() -> None:
 def test_a_disabled_client_is_not_recognised() -> None:
     client, key = keys.create_api_client("bot")
     ApiClient.objects.filter(pk=client.pk).update(enabled=False)
+    assert keys.client_for_key(key) is None
+
+
+@pytest.mark.django_db
+def test_a_found_client_is_remembered_briefly(
+    monkeypatch: pytest.MonkeyPatch, django_assert_num_queries: Any
+) -> None:
+    client, key = keys.create_api_client("bot", trusted=True)
+    assert keys.client_for_key(key) == client
+    with django_assert_num_queries(0):  # the frontend's next calls read no row
+        assert keys.client_for_key(key) == client
+    ApiClient.objects.filter(pk=client.pk).update(enabled=False)
+    assert keys.client_for_key(key) == client  # still remembered
+    later = time.monotonic() + keys.CLIENT_CACHE_SECONDS + 1
+    monkeypatch.setattr(keys.time, "monotonic", lambda: later)
+    assert keys.client_for_key(key) is None  # seen once the time is up
+
+
+@pytest.mark.django_db
+def test_saving_a_client_in_the_admin_is_seen_at_once(admin_client_: Client) -> None:
+    client, key = keys.create_api_client("bot", trusted=True)
+    assert keys.client_for_key(key) == client
+    response = admin_client_.post(
+        f"/admin/accounts/apiclient/{client.pk}/change/",
+        {"name": "bot", "description": "", "admin_email": "", "frontend_type": ""},
+    )  # "trusted" and "enabled" left unticked
+    assert response.status_code == 302
     assert keys.client_for_key(key) is None
 
 

@@ -435,6 +435,18 @@ def test_lottery_fills_growing_up_to_max_active_trees(small_trees: object) -> No
     assert MessageTree.objects.filter(state=S.PROMPT_LOTTERY_WAITING).count() == 2
 
 
+def test_lottery_is_due_with_a_free_place_and_a_waiting_prompt(small_trees: object) -> None:
+    reviewers = people(2)
+    assert lifecycle.lottery_is_due("en") is False  # nothing waits
+    for author in people(3):
+        waiting_prompt(author, reviewers)
+    assert lifecycle.lottery_is_due("en") is True
+    assert lifecycle.lottery_is_due("de") is False
+    lifecycle.run_lottery("en", max_activate=10)  # fills both places (OASST_MAX_ACTIVE_TREES=2)
+    assert MessageTree.objects.filter(state=S.PROMPT_LOTTERY_WAITING).count() == 1
+    assert lifecycle.lottery_is_due("en") is False  # one waits, but no place is free
+
+
 def test_lottery_is_per_language(small_trees: object) -> None:
     reviewers = people(2)
     waiting_prompt(people(1)[0], reviewers)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from oasst.accounts.keys import create_api_client
 from oasst.accounts.models import User
 from oasst.trees import lifecycle, submissions, tasks
 from oasst.trees.errors import ErrorCode, OasstError
@@ -219,6 +221,37 @@ def test_find_task_of_another_client_is_not_found(small_trees: object) -> None:
     task = assign(author, TaskType.INITIAL_PROMPT)
     with _Raises(ErrorCode.TASK_NOT_FOUND):
         tasks.find_task(task.pk, api_client=None, user=other)
+
+
+def test_find_task_compares_the_owning_client(small_trees: object) -> None:
+    mine, _ = create_api_client("mine", trusted=True)
+    theirs, _ = create_api_client("theirs", trusted=True)
+    author = people(1)[0]
+    task = tasks.request_task(author, api_client=mine)
+    assert tasks.find_task(task.pk, api_client=mine, user=None) == task
+    with _Raises(ErrorCode.TASK_NOT_FOUND):
+        tasks.find_task(task.pk, api_client=theirs, user=None)
+    with _Raises(ErrorCode.TASK_NOT_FOUND):  # a client's task is not its user's own task
+        tasks.find_task(task.pk, api_client=None, user=author)
+    own = assign(author, TaskType.INITIAL_PROMPT)
+    with _Raises(ErrorCode.TASK_NOT_FOUND):  # nor is a person's task any client's
+        tasks.find_task(own.pk, api_client=mine, user=None)
+    with _Raises(ErrorCode.TASK_NOT_FOUND):
+        tasks.find_task(uuid.uuid4(), api_client=mine, user=None)
+
+
+def test_ack_is_stored_and_refused_for_a_done_task(small_trees: object) -> None:
+    author = people(1)[0]
+    task = assign(author, TaskType.INITIAL_PROMPT, ack=False)
+    acked = tasks.ack_task(task, frontend_message_id="fe-stored")
+    assert (acked.ack, acked.frontend_message_id) == (True, "fe-stored")
+    stored = Task.objects.get(pk=task.pk)
+    assert (stored.ack, stored.frontend_message_id) == (True, "fe-stored")
+    done = assign(author, TaskType.INITIAL_PROMPT, ack=False)
+    Task.objects.filter(pk=done.pk).update(done=True)
+    with _Raises(ErrorCode.TASK_ALREADY_UPDATED):
+        tasks.ack_task(done, frontend_message_id="fe-late")
+    assert Task.objects.get(pk=done.pk).frontend_message_id == ""
 
 
 def test_close_works_for_collective_tasks_only(small_trees: object) -> None:
