@@ -2,8 +2,8 @@
 
 The page (htmx's websocket extension) sends its forms as JSON with an
 ``action``; every answer is HTML with out-of-band swaps: tokens are appended
-to the message being written, the whole thread is replaced when its shape
-changes, and errors go to ``#chat-error``. No database access happens here.
+to the message being written, a finished answer replaces its message, the whole
+thread is replaced when its shape changes, and errors go to ``#chat-error``. No database access happens here.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from django.utils.html import escape, format_html
 from django.utils.translation import gettext as _
 
 from oasst.chat import conversation
-from oasst.chat.conversation import ChatError, ChatNotFound, ChatView, Update
+from oasst.chat.conversation import ChatError, ChatNotFound, ChatView, MessageView, Update
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -177,7 +177,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 updates = skip_seen(updates, seen)
             if updates:
                 async with self.sending:
-                    await self.send(text_data="".join(render_updates(updates)))
+                    await self.send(
+                        text_data="".join(render_updates(updates, chat_id=self.chat_id))
+                    )
 
 
 ACTIONS = {
@@ -219,8 +221,8 @@ def skip_seen(updates: list[Update], seen: dict[int, int]) -> list[Update]:
     return kept
 
 
-def render_updates(updates: list[Update]) -> list[str]:
-    """Fragments for a run of updates; consecutive tokens of a message become one."""
+def render_updates(updates: list[Update], *, chat_id: int) -> list[str]:
+    """Fragments for a run of the chat's updates; consecutive tokens of a message become one."""
     frames: list[str] = []
     pending_id, pending_text = None, []
     for update in updates + [Update("end", -1)]:
@@ -236,6 +238,8 @@ def render_updates(updates: list[Update]) -> list[str]:
             frames.append(render_status(update.message_id, update.position))
         elif update.kind == "finished" and update.view is not None:
             frames.append(render_thread(update.view, error=update.error))
+        elif update.kind == "finished" and update.item is not None:
+            frames.append(render_message(chat_id, update.item, error=update.error))
     return frames
 
 
@@ -255,6 +259,12 @@ def render_status(message_id: int, position: int) -> str:
 
 def render_error(message: str) -> str:
     return render_to_string("chat/_error.html", {"error": message, "oob": True})
+
+
+def render_message(chat_id: int, item: MessageView, *, error: str = "") -> str:
+    """One message of a chat's page, replacing its element, and the error line."""
+    context = {"m": item, "chat": {"id": chat_id, "read_only": False}, "message_oob": True}
+    return render_to_string("chat/_message.html", context) + render_error(error)
 
 
 def render_thread(view: ChatView, *, error: str = "") -> str:
