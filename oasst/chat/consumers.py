@@ -9,6 +9,7 @@ thread is replaced when its shape changes, and errors go to ``#chat-error``. No 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import time
 from dataclasses import replace
@@ -21,7 +22,14 @@ from django.utils.html import escape, format_html
 from django.utils.translation import gettext as _
 
 from oasst.chat import conversation
-from oasst.chat.conversation import ChatError, ChatNotFound, ChatView, MessageView, Update
+from oasst.chat.conversation import (
+    ChatError,
+    ChatNotFound,
+    ChatView,
+    MessageView,
+    StartedTurn,
+    Update,
+)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -111,22 +119,27 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return await database_sync_to_async(conversation.open_chat)(self.chat_id, self.user)
 
     async def _write_then_generate(self, write: Any, **kwargs: Any) -> None:
-        # One database hop: the write, the runner requests as soon as it is
-        # committed, then the thread, read and rendered while the model takes its
-        # first step. The lock keeps the answers' updates behind the thread that
-        # holds their elements.
+        # Two database hops: the write with its answers handed to the runner,
+        # then the thread read and rendered while the model takes its first
+        # steps. Split so that the writes of several chats sending at once
+        # (one database thread serves them all) come before any of their
+        # threads: the last one's answer joins the model's batch a few
+        # milliseconds after the first, not a whole hop per chat later. The
+        # lock keeps the answers' updates behind the thread that holds their
+        # elements.
         async with self.sending:
-            html, refused = await database_sync_to_async(take_turn_rendered)(
-                self.chat_id,
-                self.user,
-                write,
-                kwargs,
-                user_key=f"user:{self.user.pk}",
-                loop=asyncio.get_running_loop(),
+            turn = await database_sync_to_async(conversation.start_turn)(
+                self.chat_id, self.user, write, kwargs, user_key=f"user:{self.user.pk}"
             )
+            try:
+                html = await database_sync_to_async(render_turn)(turn, self.user)
+            finally:
+                # Tracked after the thread is read (none of their tokens in it),
+                # and even if this socket is gone meanwhile, so that they finish.
+                contextvars.Context().run(conversation.track_answers, turn.started)
             await self.send(text_data=html)
-        if refused:
-            raise refused
+        if turn.refused:
+            raise turn.refused
 
     async def do_send(self, data: dict[str, Any]) -> None:
         await self._write_then_generate(
@@ -192,16 +205,13 @@ ACTIONS = {
 }
 
 
-def take_turn_rendered(
-    chat_id: int, user: Any, write: Any, kwargs: dict[str, Any], **options: Any
-) -> tuple[str, ChatError | None]:
-    """Sync: ``conversation.take_turn`` and its thread rendered, in the same hop.
+def render_turn(turn: StartedTurn, user: Any) -> str:
+    """Sync: a started turn's thread, read and rendered in the same hop.
 
     Rendering here rather than on the event loop keeps the loop free to relay
     other answers' tokens meanwhile.
     """
-    turn = conversation.take_turn(chat_id, user, write, kwargs, **options)
-    return render_thread(turn.view), turn.refused
+    return render_thread(conversation.turn_view(turn, user=user))
 
 
 def skip_seen(updates: list[Update], seen: dict[int, int]) -> list[Update]:

@@ -777,24 +777,27 @@ class Turn:
     refused: ChatError | None = None
 
 
-def take_turn(
-    chat_id: int,
-    user: User,
-    write: Any,
-    kwargs: dict[str, Any],
-    *,
-    user_key: str,
-    loop: asyncio.AbstractEventLoop,
-) -> Turn:
-    """Sync (one database hop): ``write(chat, user=user, **kwargs)``, its answers, the thread.
+@dataclass
+class StartedTurn:
+    """An action written and its answers handed to the runner, their generations not tracked."""
+
+    chat: Chat
+    messages: list[ChatMessage]
+    started: list[StartedAnswer]
+    refused: ChatError | None = None
+
+
+def start_turn(
+    chat_id: int, user: User, write: Any, kwargs: dict[str, Any], *, user_key: str
+) -> StartedTurn:
+    """Sync: ``write(chat, user=user, **kwargs)`` and its answers handed to the runner.
 
     ``write`` is one of the actions that store pending answers (``send_prompt``,
     ``edit_prompt``, ``regenerate``, ``continue_answer``) and returns their ids.
-    The answers go to the runner as soon as the write is committed, before the
-    thread is read, so the model's first step overlaps the rest of the hop; their
-    generations are tracked on ``loop`` (the caller's), so they run even if the
-    caller goes away. An answer the runner refuses is stored as aborted. The caller
-    should send the thread before relaying any of the answers' updates.
+    The answers go to the runner as soon as the write is committed. An answer
+    the runner refuses is stored as aborted. The caller must see that
+    ``track_answers`` is called on the event loop afterwards, whatever happens
+    (and only after ``turn_view``, if it shows the thread).
     """
     chat = open_chat(chat_id, user)
     ids = write(chat, user=user, **kwargs)
@@ -819,18 +822,48 @@ def take_turn(
         started.append(StartedAnswer(message_id, chat.id, handle, AnswerRow.of(message)))
     if refused:
         messages = list(chat.messages.all())  # with the refusals stored
-    view = chat_view(chat, user=user, messages=messages)
-    if started:
-        # Tracked only now, so the thread holds none of their tokens yet (the
-        # runner keeps them meanwhile): every token is relayed once, after it.
+    return StartedTurn(chat, messages, started, refused)
+
+
+def turn_view(turn: StartedTurn, *, user: User) -> ChatView:
+    """Sync: the thread after a started turn, none of whose answers' tokens it holds yet.
+
+    Their generations are tracked only after this (the runner keeps their
+    tokens meanwhile), so every token reaches the page once, after the thread.
+    """
+    return chat_view(turn.chat, user=user, messages=turn.messages)
+
+
+def take_turn(
+    chat_id: int,
+    user: User,
+    write: Any,
+    kwargs: dict[str, Any],
+    *,
+    user_key: str,
+    loop: asyncio.AbstractEventLoop,
+) -> Turn:
+    """Sync (one database hop): ``start_turn``, then the thread; the answers tracked on ``loop``.
+
+    Their generations are tracked on ``loop`` (the caller's), so they run even
+    if the caller goes away. The caller should send the thread before relaying
+    any of the answers' updates.
+    """
+    turn = start_turn(chat_id, user, write, kwargs, user_key=user_key)
+    view = turn_view(turn, user=user)
+    if turn.started:
         # A fresh context: this thread's would make the generations' own
         # database calls look nested in this one (asgiref then refuses them).
-        loop.call_soon_threadsafe(_track, started, context=contextvars.Context())
-    return Turn(view, started, refused)
+        loop.call_soon_threadsafe(track_answers, turn.started, context=contextvars.Context())
+    return Turn(view, turn.started, turn.refused)
 
 
-def _track(started: list[StartedAnswer]) -> None:
-    """On the event loop: a Generation per started answer, reading the runner's events."""
+def track_answers(started: list[StartedAnswer]) -> None:
+    """On the event loop: a Generation per started answer, reading the runner's events.
+
+    Call it in a context of its own (``contextvars.Context().run``) when the
+    caller's is inside a database call.
+    """
     for answer in started:
         generation = Generation(
             message_id=answer.message_id,
