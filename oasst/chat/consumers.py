@@ -2,13 +2,14 @@
 
 The page (htmx's websocket extension) sends its forms as JSON with an
 ``action``; every answer is HTML with out-of-band swaps: tokens are appended
-to the message being written, the whole thread is replaced when its shape
-changes, and errors go to ``#chat-error``. No database access happens here.
+to the message being written, a finished answer replaces its message, the whole
+thread is replaced when its shape changes, and errors go to ``#chat-error``. No database access happens here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import time
 from dataclasses import replace
@@ -21,7 +22,14 @@ from django.utils.html import escape, format_html
 from django.utils.translation import gettext as _
 
 from oasst.chat import conversation
-from oasst.chat.conversation import ChatError, ChatNotFound, ChatView, Update
+from oasst.chat.conversation import (
+    ChatError,
+    ChatNotFound,
+    ChatView,
+    MessageView,
+    StartedTurn,
+    Update,
+)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -111,22 +119,27 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return await database_sync_to_async(conversation.open_chat)(self.chat_id, self.user)
 
     async def _write_then_generate(self, write: Any, **kwargs: Any) -> None:
-        # One database hop: the write, the runner requests as soon as it is
-        # committed, then the thread, read and rendered while the model takes its
-        # first step. The lock keeps the answers' updates behind the thread that
-        # holds their elements.
+        # Two database hops: the write with its answers handed to the runner,
+        # then the thread read and rendered while the model takes its first
+        # steps. Split so that the writes of several chats sending at once
+        # (one database thread serves them all) come before any of their
+        # threads: the last one's answer joins the model's batch a few
+        # milliseconds after the first, not a whole hop per chat later. The
+        # lock keeps the answers' updates behind the thread that holds their
+        # elements.
         async with self.sending:
-            html, refused = await database_sync_to_async(take_turn_rendered)(
-                self.chat_id,
-                self.user,
-                write,
-                kwargs,
-                user_key=f"user:{self.user.pk}",
-                loop=asyncio.get_running_loop(),
+            turn = await database_sync_to_async(conversation.start_turn)(
+                self.chat_id, self.user, write, kwargs, user_key=f"user:{self.user.pk}"
             )
+            try:
+                html = await database_sync_to_async(render_turn)(turn, self.user)
+            finally:
+                # Tracked after the thread is read (none of their tokens in it),
+                # and even if this socket is gone meanwhile, so that they finish.
+                contextvars.Context().run(conversation.track_answers, turn.started)
             await self.send(text_data=html)
-        if refused:
-            raise refused
+        if turn.refused:
+            raise turn.refused
 
     async def do_send(self, data: dict[str, Any]) -> None:
         await self._write_then_generate(
@@ -177,7 +190,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 updates = skip_seen(updates, seen)
             if updates:
                 async with self.sending:
-                    await self.send(text_data="".join(render_updates(updates)))
+                    await self.send(
+                        text_data="".join(render_updates(updates, chat_id=self.chat_id))
+                    )
 
 
 ACTIONS = {
@@ -190,16 +205,13 @@ ACTIONS = {
 }
 
 
-def take_turn_rendered(
-    chat_id: int, user: Any, write: Any, kwargs: dict[str, Any], **options: Any
-) -> tuple[str, ChatError | None]:
-    """Sync: ``conversation.take_turn`` and its thread rendered, in the same hop.
+def render_turn(turn: StartedTurn, user: Any) -> str:
+    """Sync: a started turn's thread, read and rendered in the same hop.
 
     Rendering here rather than on the event loop keeps the loop free to relay
     other answers' tokens meanwhile.
     """
-    turn = conversation.take_turn(chat_id, user, write, kwargs, **options)
-    return render_thread(turn.view), turn.refused
+    return render_thread(conversation.turn_view(turn, user=user))
 
 
 def skip_seen(updates: list[Update], seen: dict[int, int]) -> list[Update]:
@@ -219,8 +231,8 @@ def skip_seen(updates: list[Update], seen: dict[int, int]) -> list[Update]:
     return kept
 
 
-def render_updates(updates: list[Update]) -> list[str]:
-    """Fragments for a run of updates; consecutive tokens of a message become one."""
+def render_updates(updates: list[Update], *, chat_id: int) -> list[str]:
+    """Fragments for a run of the chat's updates; consecutive tokens of a message become one."""
     frames: list[str] = []
     pending_id, pending_text = None, []
     for update in updates + [Update("end", -1)]:
@@ -236,6 +248,8 @@ def render_updates(updates: list[Update]) -> list[str]:
             frames.append(render_status(update.message_id, update.position))
         elif update.kind == "finished" and update.view is not None:
             frames.append(render_thread(update.view, error=update.error))
+        elif update.kind == "finished" and update.item is not None:
+            frames.append(render_message(chat_id, update.item, error=update.error))
     return frames
 
 
@@ -255,6 +269,12 @@ def render_status(message_id: int, position: int) -> str:
 
 def render_error(message: str) -> str:
     return render_to_string("chat/_error.html", {"error": message, "oob": True})
+
+
+def render_message(chat_id: int, item: MessageView, *, error: str = "") -> str:
+    """One message of a chat's page, replacing its element, and the error line."""
+    context = {"m": item, "chat": {"id": chat_id, "read_only": False}, "message_oob": True}
+    return render_to_string("chat/_message.html", context) + render_error(error)
 
 
 def render_thread(view: ChatView, *, error: str = "") -> str:

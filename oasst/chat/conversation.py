@@ -25,6 +25,8 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -605,13 +607,18 @@ def delete_chat(chat: Chat) -> None:
 
 @dataclass
 class Update:
-    """What a chat's listeners hear: ``queued``, ``token``, ``finished``."""
+    """What a chat's listeners hear: ``queued``, ``token``, ``finished``.
+
+    A finished answer comes with the whole thread (``view``) when its end may
+    change other messages on the page, or else with the answer alone (``item``).
+    """
 
     kind: str
     message_id: int
     text: str = ""
     position: int = 0
     view: ChatView | None = None
+    item: MessageView | None = None
     error: str = ""
     # For tokens: where ``text`` starts in the generation's text.
     offset: int = 0
@@ -622,9 +629,28 @@ class Generation:
     message_id: int
     chat_id: int
     handle: Any
+    answer: AnswerRow
     text: str = ""
     position: int = 0
     task: asyncio.Task | None = None
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    """What the finish of an answer needs of its row as it was when handed to the runner.
+
+    Nothing else writes these fields while the answer is being written, so
+    storing its result needs no read of the row first.
+    """
+
+    parent_id: int | None
+    text: str
+    params: dict[str, Any]
+    draft_group: uuid.UUID | None
+
+    @classmethod
+    def of(cls, message: ChatMessage) -> AnswerRow:
+        return cls(message.parent_id, message.text, message.params, message.draft_group)
 
 
 # Live generations and listeners of this process, touched only from its event loop.
@@ -667,27 +693,69 @@ def _mark_started(message_id: int, event: Event) -> None:
     )
 
 
-def _store_result(generation: Generation, done: Event) -> ChatView | None:
-    message = ChatMessage.objects.select_related("chat__user", "chat__model").get(
-        pk=generation.message_id
-    )
+def _store_result(generation: Generation, done: Event) -> Update | None:
+    """Store a finished answer in one UPDATE; returns what its chat's listeners hear.
+
+    None when the answer is gone (its chat was deleted meanwhile).
+    """
+    answer = generation.answer
     now = timezone.now()
     started = now - timedelta(seconds=done.generation_s)
-    message.text += done.text
-    message.state = FINAL_STATE.get(done.reason, State.ABORTED)
-    message.finish_reason = done.reason
-    message.error = done.error[:500]
-    message.finished_at = now
-    message.started_at = message.started_at or started
+    fields: dict[str, Any] = {
+        "text": answer.text + done.text,
+        "state": FINAL_STATE.get(done.reason, State.ABORTED),
+        "finish_reason": done.reason,
+        "error": done.error[:500],
+        "finished_at": now,
+        # _mark_started ran before (database calls run in order); a runner that
+        # never said "started" leaves it to this write.
+        "started_at": Coalesce(F("started_at"), Value(started)),
+        "completion_tokens": Coalesce(F("completion_tokens"), Value(0)) + done.completion_tokens,
+    }
     if done.first_token_s is not None:
-        message.first_token_at = started + timedelta(seconds=done.first_token_s)
-    message.completion_tokens = (message.completion_tokens or 0) + done.completion_tokens
-    message.prompt_tokens = done.prompt_tokens or message.prompt_tokens
+        fields["first_token_at"] = started + timedelta(seconds=done.first_token_s)
+    if done.prompt_tokens:
+        fields["prompt_tokens"] = done.prompt_tokens
     if done.seed is not None:
-        message.params = {**message.params, "seed": done.seed}
-    message.save()
-    Chat.objects.filter(pk=message.chat_id).update(updated_at=now)
-    return chat_view(message.chat, user=message.chat.user)
+        fields["params"] = {**answer.params, "seed": done.seed}
+    with transaction.atomic():
+        if not ChatMessage.objects.filter(pk=generation.message_id).update(**fields):
+            return None
+        Chat.objects.filter(pk=generation.chat_id).update(updated_at=now)
+    return _finished_update(generation, error=done.error)
+
+
+def _finished_update(generation: Generation, *, error: str = "") -> Update | None:
+    """The finished answer alone, or the whole thread when more of the page changes.
+
+    The answer alone (one query: it and its siblings, for the pager) when it is
+    the chat's active leaf and no draft: then its end changes nothing else the
+    page shows (the title, the composer's parent and the pagers were sent with
+    the turn). Drafts change their siblings' "pick" buttons, and an answer off
+    the shown branch has no element to replace, so those get the thread.
+    """
+    answer = generation.answer
+    siblings = list(
+        ChatMessage.objects.filter(
+            chat_id=generation.chat_id, parent_id=answer.parent_id
+        ).select_related("chat")
+    )
+    message = next((m for m in siblings if m.id == generation.message_id), None)
+    if message is None:
+        return None  # deleted with its chat since the write
+    if message.draft_group or message.chat.active_leaf_id != message.id:
+        view = _view_for_message(generation.message_id)
+        return Update("finished", generation.message_id, view=view, error=error)
+    votes: dict[int, int] = {}
+    better: dict[int, list[str]] = defaultdict(list)
+    if answer.text:
+        # Continued: the answer was finished before and may have been rated.
+        mine = {"user_id": message.chat.user_id, "message": message}
+        votes = dict(Vote.objects.filter(**mine).values_list("message_id", "score"))
+        for text in BetterAnswer.objects.filter(**mine).values_list("text", flat=True):
+            better[message.id].append(text)
+    item = _message_view(message, siblings, votes, better, {}, read_only=False)
+    return Update("finished", generation.message_id, item=item, error=error)
 
 
 @dataclass
@@ -697,6 +765,7 @@ class StartedAnswer:
     message_id: int
     chat_id: int
     handle: Any
+    answer: AnswerRow
 
 
 @dataclass
@@ -708,24 +777,27 @@ class Turn:
     refused: ChatError | None = None
 
 
-def take_turn(
-    chat_id: int,
-    user: User,
-    write: Any,
-    kwargs: dict[str, Any],
-    *,
-    user_key: str,
-    loop: asyncio.AbstractEventLoop,
-) -> Turn:
-    """Sync (one database hop): ``write(chat, user=user, **kwargs)``, its answers, the thread.
+@dataclass
+class StartedTurn:
+    """An action written and its answers handed to the runner, their generations not tracked."""
+
+    chat: Chat
+    messages: list[ChatMessage]
+    started: list[StartedAnswer]
+    refused: ChatError | None = None
+
+
+def start_turn(
+    chat_id: int, user: User, write: Any, kwargs: dict[str, Any], *, user_key: str
+) -> StartedTurn:
+    """Sync: ``write(chat, user=user, **kwargs)`` and its answers handed to the runner.
 
     ``write`` is one of the actions that store pending answers (``send_prompt``,
     ``edit_prompt``, ``regenerate``, ``continue_answer``) and returns their ids.
-    The answers go to the runner as soon as the write is committed, before the
-    thread is read, so the model's first step overlaps the rest of the hop; their
-    generations are tracked on ``loop`` (the caller's), so they run even if the
-    caller goes away. An answer the runner refuses is stored as aborted. The caller
-    should send the thread before relaying any of the answers' updates.
+    The answers go to the runner as soon as the write is committed. An answer
+    the runner refuses is stored as aborted. The caller must see that
+    ``track_answers`` is called on the event loop afterwards, whatever happens
+    (and only after ``turn_view``, if it shows the thread).
     """
     chat = open_chat(chat_id, user)
     ids = write(chat, user=user, **kwargs)
@@ -747,24 +819,57 @@ def take_turn(
             refused = refused or ChatError(str(exc))
             _store_failure(message_id, str(exc))
             continue
-        started.append(StartedAnswer(message_id, chat.id, handle))
+        started.append(StartedAnswer(message_id, chat.id, handle, AnswerRow.of(message)))
     if refused:
         messages = list(chat.messages.all())  # with the refusals stored
-    view = chat_view(chat, user=user, messages=messages)
-    if started:
-        # Tracked only now, so the thread holds none of their tokens yet (the
-        # runner keeps them meanwhile): every token is relayed once, after it.
+    return StartedTurn(chat, messages, started, refused)
+
+
+def turn_view(turn: StartedTurn, *, user: User) -> ChatView:
+    """Sync: the thread after a started turn, none of whose answers' tokens it holds yet.
+
+    Their generations are tracked only after this (the runner keeps their
+    tokens meanwhile), so every token reaches the page once, after the thread.
+    """
+    return chat_view(turn.chat, user=user, messages=turn.messages)
+
+
+def take_turn(
+    chat_id: int,
+    user: User,
+    write: Any,
+    kwargs: dict[str, Any],
+    *,
+    user_key: str,
+    loop: asyncio.AbstractEventLoop,
+) -> Turn:
+    """Sync (one database hop): ``start_turn``, then the thread; the answers tracked on ``loop``.
+
+    Their generations are tracked on ``loop`` (the caller's), so they run even
+    if the caller goes away. The caller should send the thread before relaying
+    any of the answers' updates.
+    """
+    turn = start_turn(chat_id, user, write, kwargs, user_key=user_key)
+    view = turn_view(turn, user=user)
+    if turn.started:
         # A fresh context: this thread's would make the generations' own
         # database calls look nested in this one (asgiref then refuses them).
-        loop.call_soon_threadsafe(_track, started, context=contextvars.Context())
-    return Turn(view, started, refused)
+        loop.call_soon_threadsafe(track_answers, turn.started, context=contextvars.Context())
+    return Turn(view, turn.started, turn.refused)
 
 
-def _track(started: list[StartedAnswer]) -> None:
-    """On the event loop: a Generation per started answer, reading the runner's events."""
+def track_answers(started: list[StartedAnswer]) -> None:
+    """On the event loop: a Generation per started answer, reading the runner's events.
+
+    Call it in a context of its own (``contextvars.Context().run``) when the
+    caller's is inside a database call.
+    """
     for answer in started:
         generation = Generation(
-            message_id=answer.message_id, chat_id=answer.chat_id, handle=answer.handle
+            message_id=answer.message_id,
+            chat_id=answer.chat_id,
+            handle=answer.handle,
+            answer=answer.answer,
         )
         _live[answer.message_id] = generation
         generation.task = _spawn(_pump(generation))
@@ -830,11 +935,9 @@ async def _pump(generation: Generation) -> None:
             if done is not None:
                 # Off the live list first: from now on the stored text is the whole text.
                 _live.pop(generation.message_id, None)
-                view = await database_sync_to_async(_store_result)(generation, done)
-                _broadcast(
-                    generation.chat_id,
-                    Update("finished", generation.message_id, view=view, error=done.error),
-                )
+                update = await database_sync_to_async(_store_result)(generation, done)
+                if update is not None:
+                    _broadcast(generation.chat_id, update)
                 return
     except asyncio.CancelledError:
         handle.cancel()

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def finished(frame: str) -> bool:
-    return 'id="thread"' in frame and 'data-state="complete"' in frame and "streaming" not in frame
+    """A frame with a complete answer and nothing streaming: the thread, or the answer alone."""
+    return "msg-assistant state-complete" in frame and "streaming" not in frame
 
 
 async def new_chat(user: User) -> Chat:
@@ -119,7 +120,9 @@ async def test_editing_a_prompt_keeps_the_old_branch(volunteer: User, fake_model
     prompt = (await messages_of(chat))[0]
     await send(comm, action="edit", message=prompt.id, text="second")
     frames = await receive_until(comm, lambda f: finished(f) and "Echo: second" in f)
-    assert "2/2" in frames[-1]
+    # The turn's thread shows the prompt's pager; the answer's end replaces the answer only.
+    assert "2/2" in frames[0] and 'id="thread"' in frames[0]
+    assert 'id="thread"' not in frames[-1]
     texts = [m.text for m in await messages_of(chat)]
     assert texts == ["first", "Echo: first", "second", "Echo: second"]
     await comm.disconnect()
@@ -162,6 +165,40 @@ async def test_closing_the_socket_cancels_the_answer_after_the_grace_time(
         if answer.state == State.CANCELLED:
             break
     assert answer.state == State.CANCELLED
+
+
+async def test_a_finished_answer_replaces_its_message_alone_with_timings_and_votes(
+    volunteer: User, fake_model: Model
+) -> None:
+    chat = await new_chat(volunteer)
+    comm = await open_socket(chat, volunteer)
+    await send(comm, action="send", text="one")
+    await receive_until(comm, finished)
+    first_answer = (await messages_of(chat))[-1]
+    await send(comm, action="regenerate", message=first_answer.id)
+    frames = await receive_until(comm, finished)
+    answer = (await messages_of(chat))[-1]
+    end = frames[-1]
+    # The answer's element out of band, and the error line cleared; not the thread.
+    assert f'<article id="message-{answer.id}"' in end and 'hx-swap-oob="true"' in end
+    assert 'id="thread"' not in end and 'id="chat-error"' in end
+    assert "<p>Echo: one</p>" in end  # markdown, not the streamed text
+    assert "tokens · first after" in end  # the timings line
+    assert 'aria-label="Good answer"' in end and 'aria-label="Bad answer"' in end
+    assert f"/chat/{chat.id}/messages/{answer.id}/vote/" in end  # forms of this chat
+    assert "2/2" in end and f'value="{first_answer.id}"' in end  # the pager to its sibling
+    await comm.disconnect()
+
+
+async def test_a_finished_draft_brings_the_thread_for_its_siblings_pick_buttons(
+    volunteer: User, fake_model: Model
+) -> None:
+    chat = await new_chat(volunteer)
+    comm = await open_socket(chat, volunteer)
+    await send(comm, action="send", text="pick", drafts="2")
+    frames = await receive_until(comm, lambda f: finished(f) and "This draft is best" in f)
+    assert 'id="thread"' in frames[-1]
+    await comm.disconnect()
 
 
 async def test_drafts_are_generated_together_and_the_pick_is_stored(

@@ -17,6 +17,7 @@ from oasst.chat.models import Chat, ChatMessage, State
 from oasst.inference.models import Backend, Model
 from oasst.inference.registry import register_model
 from oasst.inference.runner import LocalRunner, set_runner
+from tests.chat.conftest import receive_until
 
 
 @pytest.fixture
@@ -172,3 +173,42 @@ async def test_the_turns_thread_holds_none_of_the_answers_tokens(
     assert (answer.text, answer.is_live) == ("", False)
     await asyncio.sleep(0.5)  # the answer runs to its end meanwhile
     assert conversation.live_answers(chat.id) == []
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+async def test_a_started_turn_runs_nothing_of_its_own_until_its_answers_are_tracked(
+    volunteer: User, fake_model: Model
+) -> None:
+    """The socket's two hops: the write hands the answer to the runner, the thread
+    follows, and only tracking reads the runner's events into the database."""
+    chat = await database_sync_to_async(conversation.create_chat)(volunteer)
+    started = await database_sync_to_async(conversation.start_turn)(
+        chat.id, volunteer, conversation.send_prompt, {"text": "hi"}, user_key="u"
+    )
+    [answer] = started.started
+    await asyncio.sleep(0.3)  # the runner writes the whole answer meanwhile
+    assert conversation.live_answers(chat.id) == []
+    view = await database_sync_to_async(conversation.turn_view)(started, user=volunteer)
+    assert (view.items[-1].id, view.items[-1].text) == (answer.message_id, "")
+    conversation.track_answers(started.started)
+    for _ in range(300):
+        stored = await database_sync_to_async(ChatMessage.objects.get)(pk=answer.message_id)
+        if stored.state == State.COMPLETE:
+            break
+        await asyncio.sleep(0.01)
+    assert (stored.state, stored.text) == (State.COMPLETE, "Echo: hi")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+async def test_chats_sending_at_once_each_get_their_thread_then_their_answer(
+    volunteer: User, fake_model: Model
+) -> None:
+    from tests.chat.test_consumer import finished, open_socket, send
+
+    chats = [await database_sync_to_async(conversation.create_chat)(volunteer) for _ in range(3)]
+    sockets = [await open_socket(chat, volunteer) for chat in chats]
+    await asyncio.gather(*(send(s, action="send", text=f"n{i}") for i, s in enumerate(sockets)))
+    for i, socket_ in enumerate(sockets):
+        frames = await receive_until(socket_, finished)
+        assert 'id="thread"' in frames[0] and f"Echo: n{i}" in frames[-1]
+        await socket_.disconnect()
