@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from oasst.chat import conversation
 from oasst.chat.conversation import (
+    VOTE_REASON_CHOICES,
     ChatError,
     ChatNotFound,
     ChatView,
@@ -273,11 +274,17 @@ def render_error(message: str) -> str:
 
 def render_message(chat_id: int, item: MessageView, *, error: str = "") -> str:
     """One message of a chat's page, replacing its element, and the error line."""
-    context = {"m": item, "chat": {"id": chat_id, "read_only": False}, "message_oob": True}
+    context = {
+        "m": item,
+        "chat": {"id": chat_id, "read_only": False},
+        "message_oob": True,
+        "vote_reasons": VOTE_REASON_CHOICES,
+    }
     return render_to_string("chat/_message.html", context) + render_error(error)
 
 
 def render_thread(view: ChatView, *, error: str = "") -> str:
-    return render_to_string("chat/_thread.html", {"chat": view, "oob": True}) + render_to_string(
+    context = {"chat": view, "oob": True, "vote_reasons": VOTE_REASON_CHOICES}
+    return render_to_string("chat/_thread.html", context) + render_to_string(
         "chat/_error.html", {"error": error, "oob": True}
     )

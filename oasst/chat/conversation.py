@@ -29,6 +29,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from oasst.accounts.models import User
 from oasst.chat.models import (
@@ -65,7 +66,17 @@ TITLE_LENGTH = 60
 FRAME_INTERVAL = 1 / 60
 MAX_SYSTEM_PROMPT = 2000
 MAX_FEEDBACK_TEXT = 4000
-VOTE_REASONS = ("helpful", "accurate", "well written", "unhelpful", "wrong", "rude", "too long")
+# The reasons a vote may carry: the stored code and what the page shows.
+VOTE_REASON_CHOICES = (
+    ("helpful", gettext_lazy("helpful")),
+    ("accurate", gettext_lazy("accurate")),
+    ("well written", gettext_lazy("well written")),
+    ("unhelpful", gettext_lazy("unhelpful")),
+    ("wrong", gettext_lazy("wrong")),
+    ("rude", gettext_lazy("rude")),
+    ("too long", gettext_lazy("too long")),
+)
+VOTE_REASONS = tuple(code for code, _label in VOTE_REASON_CHOICES)
 FINAL_STATE = {
     "stop": State.COMPLETE,
     "length": State.COMPLETE,

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from oasst.accounts.decorators import contributor_required
 from oasst.chat import conversation, donation
-from oasst.chat.conversation import VOTE_REASONS, ChatError, ChatNotFound
+from oasst.chat.conversation import VOTE_REASON_CHOICES, ChatError, ChatNotFound
 from oasst.chat.models import Chat, ChatMessage, ReportReason
 from oasst.inference.models import Model
 from oasst.inference.specs import LIMITS, PRESETS
@@ -72,7 +72,7 @@ def _page_context(chat: Chat, view: conversation.ChatView) -> dict[str, Any]:
         "models": Model.objects.enabled(),
         "presets": list(PRESETS),
         "advanced": [(name, chat.params.get(name, ""), LIMITS[name]) for name in ADVANCED],
-        "vote_reasons": VOTE_REASONS,
+        "vote_reasons": VOTE_REASON_CHOICES,
         "report_reasons": ReportReason.choices,
     }
 

@@ -187,6 +187,7 @@ async def test_a_finished_answer_replaces_its_message_alone_with_timings_and_vot
     assert 'aria-label="Good answer"' in end and 'aria-label="Bad answer"' in end
     assert f"/chat/{chat.id}/messages/{answer.id}/vote/" in end  # forms of this chat
     assert "2/2" in end and f'value="{first_answer.id}"' in end  # the pager to its sibling
+    assert 'name="reasons" value="too long"> too long</label>' in end  # the vote's reasons
     await comm.disconnect()
 
 
@@ -198,6 +199,7 @@ async def test_a_finished_draft_brings_the_thread_for_its_siblings_pick_buttons(
     await send(comm, action="send", text="pick", drafts="2")
     frames = await receive_until(comm, lambda f: finished(f) and "This draft is best" in f)
     assert 'id="thread"' in frames[-1]
+    assert 'name="reasons" value="helpful"> helpful</label>' in frames[-1]
     await comm.disconnect()
 
 

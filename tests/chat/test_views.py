@@ -54,6 +54,7 @@ def test_messages_render_as_sanitised_markdown(
     page = volunteer_client.get(reverse("chat:detail", args=[chat.id])).content.decode()
     assert "<strong>there</strong>" in page
     assert "<script>x" not in page and "&lt;script&gt;" in page
+    assert 'name="reasons" value="well written"> well written</label>' in page
 
 
 def test_someone_elses_chat_is_not_found(volunteer: User, fake_model: Model) -> None:
