@@ -276,9 +276,13 @@ def task_availability(
 
 @tasks_router.post("/{task_id}/ack", response={204: None})
 def ack_task(request: HttpRequest, task_id: uuid.UUID, body: TaskAck) -> Status[None]:
-    user = request.auth if calling_client(request) is None else None
-    task = tasks.find_task(task_id, api_client=calling_client(request), user=user)
-    tasks.ack_task(task, frontend_message_id=body.message_id)
+    client = calling_client(request)
+    tasks.ack_task_by_id(
+        task_id,
+        api_client=client,
+        user=request.auth if client is None else None,
+        frontend_message_id=body.message_id,
+    )
     return Status(204, None)
 
 

@@ -7,10 +7,12 @@ selector and stores the task with the payload the wire protocol sends.
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Exists, Q
 from django.utils import timezone
 
 from oasst.accounts.models import ApiClient, User
@@ -273,6 +275,42 @@ def ack_task(task: Task, *, frontend_message_id: str) -> Task:
         return locked
 
     return run_atomically(write)
+
+
+def ack_task_by_id(
+    task_id: object,
+    *,
+    api_client: ApiClient | None,
+    user: User | None,
+    frontend_message_id: str,
+) -> None:
+    """``find_task`` then ``ack_task``, in one UPDATE when the usual case holds (POST …/ack).
+
+    The owner, the open task and the free frontend id are all conditions of
+    the compare-and-set, so a frontend's acknowledgement is one statement with
+    no transaction around it. When it changes no row, the two-step path finds
+    out why and answers with the same error as before.
+    """
+    if frontend_message_id and (api_client is not None or user is not None):
+        # Frontend ids are unique per client (personal tasks share one space).
+        same_client = Q(api_client=api_client) if api_client else Q(api_client__isnull=True)
+        owned = same_client if api_client else same_client & Q(user=user)
+        id_taken = (
+            Task.objects.filter(same_client, frontend_message_id=frontend_message_id)
+            .exclude(pk=task_id)
+            .values("pk")
+        )
+        acknowledged = (
+            Task.objects.filter(owned, pk=task_id, done=False)
+            .exclude(ack=True)
+            .exclude(expires_at__lt=timezone.now())
+            .filter(~Exists(id_taken))
+            .update(ack=True, frontend_message_id=frontend_message_id)
+        )
+        if acknowledged:
+            return
+    task = find_task(task_id, api_client=api_client, user=user)
+    ack_task(task, frontend_message_id=frontend_message_id)
 
 
 def nack_task(task: Task, *, user: User, reason: str = "") -> Task:
