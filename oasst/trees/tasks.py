@@ -225,6 +225,41 @@ def find_task(task_id: object, *, api_client: ApiClient | None, user: User | Non
     return task
 
 
+def lock_task(task_id: object, *, api_client: ApiClient | None, user: User | None) -> Task:
+    """``find_task`` with the row locked: call inside a transaction."""
+    try:
+        task = Task.objects.select_for_update().get(pk=task_id)
+    except Task.DoesNotExist:
+        task = None
+    if task is None or not _belongs_to(task, api_client=api_client, user=user):
+        raise OasstError(ErrorCode.TASK_NOT_FOUND, f"Task {task_id} not found.")
+    return task
+
+
+def lock_task_by_frontend_id(
+    message_id: str, *, api_client: ApiClient | None, user: User | None
+) -> Task:
+    """The task a frontend acknowledged with ``message_id`` (OA's lookup), locked; a task id also works.
+
+    Call inside a transaction. Without a client, only ``user``'s own tasks count.
+    """
+    found = Task.objects.select_for_update().filter(
+        api_client=api_client, frontend_message_id=message_id
+    )
+    if api_client is None:
+        found = found.filter(user=user)
+    task = found.order_by("pk").first()
+    if task is not None:
+        return task
+    try:
+        task_id = uuid.UUID(message_id)
+    except ValueError:
+        raise OasstError(
+            ErrorCode.TASK_NOT_FOUND, f"No task for message_id {message_id!r}."
+        ) from None
+    return lock_task(task_id, api_client=api_client, user=None if api_client else user)
+
+
 def _belongs_to(task: Task, *, api_client: ApiClient | None, user: User | None) -> bool:
     if api_client is not None:
         return task.api_client_id == api_client.pk
