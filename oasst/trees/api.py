@@ -276,9 +276,13 @@ def task_availability(
 
 @tasks_router.post("/{task_id}/ack", response={204: None})
 def ack_task(request: HttpRequest, task_id: uuid.UUID, body: TaskAck) -> Status[None]:
-    user = request.auth if calling_client(request) is None else None
-    task = tasks.find_task(task_id, api_client=calling_client(request), user=user)
-    tasks.ack_task(task, frontend_message_id=body.message_id)
+    client = calling_client(request)
+    tasks.ack_task_by_id(
+        task_id,
+        api_client=client,
+        user=request.auth if client is None else None,
+        frontend_message_id=body.message_id,
+    )
     return Status(204, None)
 
 
@@ -294,70 +298,49 @@ def nack_task(request: HttpRequest, task_id: uuid.UUID, body: TaskNAck) -> Statu
     return Status(204, None)
 
 
-def find_task_by_frontend_id(request: HttpRequest, message_id: str, user: User) -> Task:
-    """The task a frontend acknowledged with ``message_id`` (OA's lookup); a task id also works."""
-    client = calling_client(request)
-    found = Task.objects.filter(api_client=client, frontend_message_id=message_id)
-    if client is None:
-        found = found.filter(user=user)
-    task = found.first()
-    if task is not None:
-        return task
-    try:
-        task_id = uuid.UUID(message_id)
-    except ValueError:
-        raise OasstError(
-            ErrorCode.TASK_NOT_FOUND, f"No task for message_id {message_id!r}."
-        ) from None
-    return tasks.find_task(task_id, api_client=client, user=None if client else user)
-
-
 @tasks_router.post("/interaction", response=TaskDone)
 def task_interaction(request: HttpRequest, body: Interaction) -> dict[str, Any]:
     """Submit a reply, a ranking or labels for a task → TaskDone."""
     user = acting_user(request, body.user)
     client = calling_client(request)
+    # The task is named by the frontend's message_id (OA's lookup; a task id
+    # also works) and found and locked in one statement by the submission.
     if isinstance(body, TextReplyToMessage):
-        task = find_task_by_frontend_id(request, body.message_id, user)
-        submissions.submit_reply(
-            task,
+        message = submissions.submit_reply(
+            body.message_id,
             user=user,
             text=body.text,
             lang=body.lang or "",
             frontend_message_id=body.user_message_id,
             api_client=client,
         )
+        task_id = message.task_id
     elif isinstance(body, MessageRanking):
-        task = find_task_by_frontend_id(request, body.message_id, user)
-        submissions.submit_ranking(
-            task,
+        ranking = submissions.submit_ranking(
+            body.message_id,
             user=user,
             ranking=body.ranking,
             not_rankable=bool(body.not_rankable),
             api_client=client,
         )
+        task_id = ranking.task_id
     else:
-        task = submit_text_labels(request, body, user)
-        if task is None:
-            return {"id": None, "type": "task_done"}
-    return {"id": task.pk, "type": "task_done"}
+        task_id = submit_text_labels(request, body, user)
+    return {"id": task_id, "type": "task_done"}
 
 
-def submit_text_labels(request: HttpRequest, body: TextLabels, user: User) -> Task | None:
-    client = calling_client(request)
-    task = None
-    if body.task_id is not None:
-        task = tasks.find_task(body.task_id, api_client=client, user=None if client else user)
+def submit_text_labels(request: HttpRequest, body: TextLabels, user: User) -> uuid.UUID | None:
+    """Labels for the task ``body.task_id`` (the client's or the person's), or free ones; its id."""
     submissions.submit_labels(
         user=user,
         message_id=body.message_id,
         labels=body.labels,
-        task=task,
+        task=body.task_id,
         text=body.text,
         is_report=bool(body.is_report),
-        api_client=client,
+        api_client=calling_client(request),
     )
-    return task
+    return body.task_id
 
 
 @tasks_router.post("/close", response=TaskDone)

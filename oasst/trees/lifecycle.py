@@ -122,6 +122,20 @@ def count_tree_size(tree: MessageTree) -> int:
     return Message.objects.filter(tree=tree).accepted().count()
 
 
+def count_size_and_awaiting_review(tree: MessageTree) -> tuple[int, int]:
+    """``count_tree_size`` and ``count_awaiting_review`` in one pass over the tree's messages."""
+    counts = Message.objects.filter(tree=tree).aggregate(
+        size=Count("pk", filter=Q(review_result=True, deleted=False)),
+        awaiting=Count(
+            "pk",
+            filter=Q(parent__isnull=False)
+            & (Q(review_result__isnull=True) | Q(review_result=False))
+            & Q(review_count__lt=settings.OASST_NUM_REVIEWS_REPLY, deleted=False),
+        ),
+    )
+    return counts["size"], counts["awaiting"]
+
+
 def count_awaiting_review(tree: MessageTree) -> int:
     return (
         Message.objects.filter(tree=tree, parent__isnull=False)
@@ -236,11 +250,11 @@ def check_growing_done(tree: MessageTree) -> None:
     """
     if tree.state != S.GROWING:
         return
-    size = count_tree_size(tree)
+    size, awaiting_review = count_size_and_awaiting_review(tree)
     if size == 0:
         set_tree_state(tree, S.HALTED_BY_MODERATOR, reason="all messages deleted")
         return
-    if count_awaiting_review(tree) > 0:
+    if awaiting_review > 0:
         return
     if size >= tree.goal_tree_size:
         if set_tree_state(tree, S.RANKING, reason="goal size reached"):

@@ -10,6 +10,7 @@ result instead of failing, so a frontend may safely retry.
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -19,7 +20,7 @@ from django.utils import timezone
 
 from oasst.accounts.models import ApiClient, User
 from oasst.lib.languages import is_valid_language
-from oasst.trees import lifecycle
+from oasst.trees import lifecycle, tasks
 from oasst.trees.errors import ErrorCode, OasstError
 from oasst.trees.journal import record_event
 from oasst.trees.labels import LABELS, MANDATORY_LABELS
@@ -50,8 +51,17 @@ TREE_STATES_ACCEPTING_REPLIES = (
 EMOJI_OPS = ("toggle", "add", "remove")
 
 
-def _lock_task(task: Task) -> Task:
-    return Task.objects.select_for_update().get(pk=task.pk)
+def _lock_task(task: Task | uuid.UUID | str, *, user: User, api_client: ApiClient | None) -> Task:
+    """The task, locked: given as a Task, or by its id or the frontend's message_id for it.
+
+    By id or message_id, the task must belong to ``api_client`` (without one,
+    to ``user``), and is found and locked in one statement.
+    """
+    if isinstance(task, Task):
+        return Task.objects.select_for_update().get(pk=task.pk)
+    if isinstance(task, uuid.UUID):
+        return tasks.lock_task(task, api_client=api_client, user=None if api_client else user)
+    return tasks.lock_task_by_frontend_id(task, api_client=api_client, user=user)
 
 
 def _lock_tree(tree_id: object) -> MessageTree:
@@ -108,7 +118,7 @@ def check_reply_text(text: str, *, user: User) -> str:
 
 
 def submit_reply(
-    task: Task,
+    task: Task | str,
     *,
     user: User,
     text: str,
@@ -116,10 +126,13 @@ def submit_reply(
     frontend_message_id: str = "",
     api_client: ApiClient | None = None,
 ) -> Message:
-    """Store a prompt or a reply written for ``task`` (text_reply_to_message)."""
+    """Store a prompt or a reply written for ``task`` (text_reply_to_message).
+
+    ``task`` may be the frontend's message_id for it (see ``_lock_task``).
+    """
 
     def write() -> Message:
-        locked = _lock_task(task)
+        locked = _lock_task(task, user=user, api_client=api_client)
         if locked.done:
             earlier = Message.objects.filter(task=locked, user=user).first()
             if earlier is not None and earlier.frontend_message_id == frontend_message_id:
@@ -241,22 +254,27 @@ def submit_labels(
     user: User,
     message_id: object,
     labels: dict[str, float],
-    task: Task | None = None,
+    task: Task | uuid.UUID | None = None,
     text: str = "",
     is_report: bool = False,
     api_client: ApiClient | None = None,
 ) -> TextLabel:
-    """Store labels: a review for a label task, a free label (overwrites the earlier one) or a report."""
-    check_label_values(labels)
+    """Store labels: a review for a label task, a free label (overwrites the earlier one) or a report.
+
+    ``task`` may be the task's id (see ``_lock_task``); an unknown one is
+    refused before the labels are looked at.
+    """
 
     def write() -> TextLabel:
+        locked = None if task is None else _lock_task(task, user=user, api_client=api_client)
+        check_label_values(labels)
         try:
             message = Message.objects.get(pk=message_id)
         except Message.DoesNotExist:
             raise OasstError(
                 ErrorCode.MESSAGE_NOT_FOUND, f"Message {message_id} not found."
             ) from None
-        if task is None:
+        if locked is None:
             return _store_free_label(
                 message,
                 user=user,
@@ -265,7 +283,6 @@ def submit_labels(
                 is_report=is_report,
                 api_client=api_client,
             )
-        locked = _lock_task(task)
         if locked.done:
             earlier = TextLabel.objects.filter(task=locked, user=user).first()
             if earlier is not None and earlier.labels == labels:
@@ -382,17 +399,20 @@ def _store_free_label(
 
 
 def submit_ranking(
-    task: Task,
+    task: Task | str,
     *,
     user: User,
     ranking: list[int],
     not_rankable: bool = False,
     api_client: ApiClient | None = None,
 ) -> Ranking:
-    """Store a ranking of the task's replies, best first (message_ranking), then check the tree."""
+    """Store a ranking of the task's replies, best first (message_ranking), then check the tree.
+
+    ``task`` may be the frontend's message_id for it (see ``_lock_task``).
+    """
 
     def write() -> Ranking:
-        locked = _lock_task(task)
+        locked = _lock_task(task, user=user, api_client=api_client)
         if locked.done:
             earlier = Ranking.objects.filter(task=locked, user=user).first()
             if earlier is not None and earlier.ranking == list(ranking):

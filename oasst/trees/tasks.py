@@ -7,10 +7,12 @@ selector and stores the task with the payload the wire protocol sends.
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Exists, Q
 from django.utils import timezone
 
 from oasst.accounts.models import ApiClient, User
@@ -223,6 +225,41 @@ def find_task(task_id: object, *, api_client: ApiClient | None, user: User | Non
     return task
 
 
+def lock_task(task_id: object, *, api_client: ApiClient | None, user: User | None) -> Task:
+    """``find_task`` with the row locked: call inside a transaction."""
+    try:
+        task = Task.objects.select_for_update().get(pk=task_id)
+    except Task.DoesNotExist:
+        task = None
+    if task is None or not _belongs_to(task, api_client=api_client, user=user):
+        raise OasstError(ErrorCode.TASK_NOT_FOUND, f"Task {task_id} not found.")
+    return task
+
+
+def lock_task_by_frontend_id(
+    message_id: str, *, api_client: ApiClient | None, user: User | None
+) -> Task:
+    """The task a frontend acknowledged with ``message_id`` (OA's lookup), locked; a task id also works.
+
+    Call inside a transaction. Without a client, only ``user``'s own tasks count.
+    """
+    found = Task.objects.select_for_update().filter(
+        api_client=api_client, frontend_message_id=message_id
+    )
+    if api_client is None:
+        found = found.filter(user=user)
+    task = found.order_by("pk").first()
+    if task is not None:
+        return task
+    try:
+        task_id = uuid.UUID(message_id)
+    except ValueError:
+        raise OasstError(
+            ErrorCode.TASK_NOT_FOUND, f"No task for message_id {message_id!r}."
+        ) from None
+    return lock_task(task_id, api_client=api_client, user=None if api_client else user)
+
+
 def _belongs_to(task: Task, *, api_client: ApiClient | None, user: User | None) -> bool:
     if api_client is not None:
         return task.api_client_id == api_client.pk
@@ -273,6 +310,42 @@ def ack_task(task: Task, *, frontend_message_id: str) -> Task:
         return locked
 
     return run_atomically(write)
+
+
+def ack_task_by_id(
+    task_id: object,
+    *,
+    api_client: ApiClient | None,
+    user: User | None,
+    frontend_message_id: str,
+) -> None:
+    """``find_task`` then ``ack_task``, in one UPDATE when the usual case holds (POST …/ack).
+
+    The owner, the open task and the free frontend id are all conditions of
+    the compare-and-set, so a frontend's acknowledgement is one statement with
+    no transaction around it. When it changes no row, the two-step path finds
+    out why and answers with the same error as before.
+    """
+    if frontend_message_id and (api_client is not None or user is not None):
+        # Frontend ids are unique per client (personal tasks share one space).
+        same_client = Q(api_client=api_client) if api_client else Q(api_client__isnull=True)
+        owned = same_client if api_client else same_client & Q(user=user)
+        id_taken = (
+            Task.objects.filter(same_client, frontend_message_id=frontend_message_id)
+            .exclude(pk=task_id)
+            .values("pk")
+        )
+        acknowledged = (
+            Task.objects.filter(owned, pk=task_id, done=False)
+            .exclude(ack=True)
+            .exclude(expires_at__lt=timezone.now())
+            .filter(~Exists(id_taken))
+            .update(ack=True, frontend_message_id=frontend_message_id)
+        )
+        if acknowledged:
+            return
+    task = find_task(task_id, api_client=api_client, user=user)
+    ack_task(task, frontend_message_id=frontend_message_id)
 
 
 def nack_task(task: Task, *, user: User, reason: str = "") -> Task:

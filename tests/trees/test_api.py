@@ -9,7 +9,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from oasst.accounts.keys import create_api_client, create_token
 from oasst.accounts.models import ApiClient, User
@@ -306,3 +308,78 @@ def test_crowd_completes_trees_over_http_with_an_api_key(
     assert count_exported() >= 2, statuses
     assert not any(status >= 500 and status != 503 for status in statuses), statuses
     assert MessageTree.objects.filter(state=TreeState.READY_FOR_EXPORT).count() >= 2
+
+
+# --- Queries per request ------------------------------------------------------------
+
+
+def counting_poster(client: Client, key: str, counts: dict[str, list[int]]) -> Any:
+    """``poster`` that records the queries of each successful request by its endpoint."""
+    post = poster(client, key)
+
+    def counted(path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        with CaptureQueriesContext(connection) as queries:
+            status, data = post(path, body)
+        if status < 300:
+            name = body["type"] if path.endswith("/interaction") else path.rsplit("/", 2)[-1]
+            counts.setdefault(name or "tasks", []).append(len(queries))
+        return status, data
+
+    return counted
+
+
+def test_task_loop_queries_per_request_stay_few(
+    small_trees: object, trusted_client: tuple[ApiClient, str]
+) -> None:
+    """A crowd over HTTP; each endpoint's queries per request (SAVEPOINTs of the test's
+    transaction included, where production has BEGIN/COMMIT) stay at most these."""
+    counts: dict[str, list[int]] = {}
+    frontend = counting_poster(Client(), trusted_client[1], counts)
+    volunteers = [HttpVolunteer(frontend, f"vol{i}", rng=random.Random(i)) for i in range(6)]
+    for step in range(400):
+        volunteers[step % len(volunteers)].work_once()
+        if step % 10 == 0 and count_exported() >= 1:
+            break
+    assert counts["ack"] and set(counts["ack"]) == {1}  # one compare-and-set UPDATE
+    # The task found and locked by the frontend's id in one statement; the
+    # tree's size and open reviews counted in one (main had 13 for each).
+    assert min(counts["text_reply_to_message"]) <= 12
+    assert min(counts["text_labels"]) <= 12
+    assert max(counts["text_reply_to_message"]) <= 14
+    assert max(counts["text_labels"]) <= 19
+    assert max(counts["message_ranking"]) <= 22
+
+
+def test_ack_refusals_keep_their_codes(
+    small_trees: object, frontend: Any, trusted_client: tuple[ApiClient, str]
+) -> None:
+    _, first = frontend("/api/v1/tasks/", {"type": "initial_prompt", "user": fe_user()})
+    _, second = frontend("/api/v1/tasks/", {"type": "initial_prompt", "user": fe_user("bob")})
+    ack = "/api/v1/tasks/{}/ack".format
+    assert frontend(ack(first["id"]), {"message_id": "m-1"}) == (204, None)
+    assert frontend(ack(first["id"]), {"message_id": "m-1"}) == (204, None)  # a repeat
+    assert Task.objects.get(pk=first["id"]).frontend_message_id == "m-1"
+
+    def code(task_id: str, message_id: str, post: Any = frontend) -> tuple[int, int]:
+        status, body = post(ack(task_id), {"message_id": message_id})
+        return status, body["error_code"]
+
+    assert code(first["id"], "m-2") == (400, 2103)  # already acknowledged
+    assert code(second["id"], "m-1") == (400, 2000)  # the id is another task's
+    assert code(str(uuid.uuid4()), "m-3") == (404, 2100)
+    _other, other_key = create_api_client("other", trusted=True)
+    assert code(second["id"], "m-3", poster(Client(), other_key)) == (404, 2100)
+    Task.objects.filter(pk=second["id"]).update(expires_at="2000-01-01T00:00:00Z")
+    assert code(second["id"], "m-3") == (400, 2101)
+    assert not Task.objects.get(pk=second["id"]).ack
+
+
+def test_labels_for_an_unknown_task_are_2100_before_the_labels_are_checked(
+    small_trees: object, frontend: Any
+) -> None:
+    prompt = write_prompt(people(1)[0])
+    status, body = frontend("/api/v1/tasks/interaction", {
+        "type": "text_labels", "user": fe_user(), "message_id": str(prompt.pk),
+        "task_id": str(uuid.uuid4()), "labels": {"no_such_label": 1},
+    })  # fmt: skip
+    assert (status, body["error_code"]) == (404, 2100)
