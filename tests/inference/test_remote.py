@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,8 +43,22 @@ def inference_worker() -> Iterator[subprocess.Popen]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    time.sleep(3)  # imports and joining the channel
-    assert worker.poll() is None, worker.stdout.read().decode()
+    # Wait for the worker to listen (imports take long on a busy machine), then keep
+    # draining its output so a full pipe never blocks it.
+    started: list[str] = []
+    listening = threading.Event()
+
+    def read_output() -> None:
+        for line in worker.stdout:
+            started.append(line.decode(errors="replace"))
+            if "Running worker for channels" in started[-1]:
+                listening.set()
+
+    threading.Thread(target=read_output, daemon=True).start()
+    deadline = time.monotonic() + 120
+    while not listening.wait(0.2):
+        assert worker.poll() is None, "".join(started)
+        assert time.monotonic() < deadline, "the worker did not start:\n" + "".join(started)
     yield worker
     worker.terminate()
     worker.wait(timeout=10)
