@@ -17,16 +17,16 @@ from django.utils.translation import gettext_lazy as _
 
 
 class TreeState(models.TextChoices):
-    INITIAL_PROMPT_REVIEW = "initial_prompt_review"
-    PROMPT_LOTTERY_WAITING = "prompt_lottery_waiting"
-    GROWING = "growing"
-    RANKING = "ranking"
-    READY_FOR_SCORING = "ready_for_scoring"
-    READY_FOR_EXPORT = "ready_for_export"
-    SCORING_FAILED = "scoring_failed"
-    ABORTED_LOW_GRADE = "aborted_low_grade"
-    HALTED_BY_MODERATOR = "halted_by_moderator"
-    BACKLOG_RANKING = "backlog_ranking"
+    INITIAL_PROMPT_REVIEW = "initial_prompt_review", _("Initial prompt review")
+    PROMPT_LOTTERY_WAITING = "prompt_lottery_waiting", _("Waiting for the prompt lottery")
+    GROWING = "growing", _("Growing")
+    RANKING = "ranking", _("Ranking")
+    READY_FOR_SCORING = "ready_for_scoring", _("Ready for scoring")
+    READY_FOR_EXPORT = "ready_for_export", _("Ready for export")
+    SCORING_FAILED = "scoring_failed", _("Scoring failed")
+    ABORTED_LOW_GRADE = "aborted_low_grade", _("Aborted: low grade")
+    HALTED_BY_MODERATOR = "halted_by_moderator", _("Halted by a moderator")
+    BACKLOG_RANKING = "backlog_ranking", _("Backlog: waiting for ranking")
 
 
 # A tree in one of these states gets no crowd work (OA's TERMINAL_STATES).

@@ -45,6 +45,7 @@ def test_new_chat_opens_a_page_that_connects_its_socket(
     assert chat.model == fake_model
     listing = volunteer_client.get(reverse("chat:index")).content.decode()
     assert reverse("chat:detail", args=[chat.id]) in listing
+    assert '<small class="muted">now' in listing  # when it last changed, in words
 
 
 def test_messages_render_as_sanitised_markdown(
