@@ -5,6 +5,11 @@ come through one server-side cursor ordered by tree, and each tree is built,
 written and dropped before the next one is read. Labels and events, when
 asked for, are read per page. So memory depends on ``chunk_size`` and the
 largest tree, never on the size of the dataset.
+
+Two writers share this: the plain one builds a dict per tree for ``json``
+(``_write_trees``, also for Parquet and selections of messages); the fast
+one joins each message's JSON text (``_write_tree_lines``, see ``lines``,
+``rows`` and ``sinks``). They write the same bytes.
 """
 
 from __future__ import annotations
@@ -392,8 +397,8 @@ def write_dataset(
 
     Trees in JSON lines are written ``fast`` unless told otherwise: joined
     from each message's JSON text (``lines``), on PostgreSQL read past the
-    ORM with most of that text written by the database, on a thread of their
-    own (``rows``), and gzipped in members on two threads (``sinks``).
+    ORM on a thread and a connection of their own (``rows``), and gzipped in
+    members on two threads (``sinks``).
     ``fast=False`` builds a dict per tree from ORM rows for ``json`` and
     gzips one stream: the same lines, slower; the tests hold the two to the
     same bytes. Parquet and selections of messages are always written plainly.
