@@ -48,7 +48,29 @@ def head_encoder(
     """
     encode = encode_basestring
     boolean = _BOOL
-    roles = {role: encode(role) for role in ("prompter", "assistant")}
+    # The fields from role to synthetic take few distinct values together (a
+    # role, a language, small counts, flags): each combination is written
+    # once, then looked up.
+    middles: dict[tuple, str] = {}
+
+    def middle(key: tuple) -> str:
+        role, lang, review_count, review_result, deleted, rank, synthetic = key
+        lang_part = f',"lang":{encode(lang)}' if lang else ""
+        # OA writes review_result only when it is true or the message had more than two reviews.
+        result_part = (
+            f',"review_result":{boolean[review_result]}'
+            if review_result is not None and (review_result or review_count > 2)
+            else ""
+        )
+        rank_part = "" if rank is None else f',"rank":{rank}'
+        text = (
+            f',"role":{encode(role)}{lang_part},"review_count":{review_count}{result_part}'
+            f',"deleted":{boolean[deleted]}{rank_part},"synthetic":{boolean[synthetic]}'
+        )
+        if len(middles) >= 65536:
+            middles.clear()
+        middles[key] = text
+        return text
 
     def head(row: tuple) -> str:
         (
@@ -72,14 +94,8 @@ def head_encoder(
             isoformat_text(created_at) if created_at.__class__ is str else created_at.isoformat()
         )
         parent_part = "" if parent is None else f',"parent_id":"{message_id(parent)}"'
-        lang_part = f',"lang":{encode(lang)}' if lang else ""
-        # OA writes review_result only when it is true or the message had more than two reviews.
-        result_part = (
-            f',"review_result":{boolean[review_result]}'
-            if review_result is not None and (review_result or review_count > 2)
-            else ""
-        )
-        rank_part = "" if rank is None else f',"rank":{rank}'
+        flags = (role, lang, review_count, review_result, deleted, rank, synthetic)
+        fields = middles.get(flags) or middle(flags)
         model_part = f',"model_name":{encode(model_name)}' if model_name else ""
         emoji_part = ""
         if emojis and emojis.__class__ is str:
@@ -90,10 +106,7 @@ def head_encoder(
                 emoji_part = ',"emojis":' + dumps(counts)
         return (
             f'{{"message_id":"{message_id(key)}"{parent_part},"user_id":"{user_id(user)}"'
-            f',"created_date":"{created}","text":{encode(text)}'
-            f',"role":{roles.get(role) or encode(role)}{lang_part}'
-            f',"review_count":{review_count}{result_part},"deleted":{boolean[deleted]}'
-            f'{rank_part},"synthetic":{boolean[synthetic]}{model_part}{emoji_part}'
+            f',"created_date":"{created}","text":{encode(text)}{fields}{model_part}{emoji_part}'
         )
 
     return head
