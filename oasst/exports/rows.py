@@ -84,6 +84,11 @@ def read_raw(messages: MessageQuerySet) -> Iterator[list[tuple]]:
     )
     sql, params = selected.query.sql_with_params()
     with transaction.atomic(using=messages.db), connection.chunked_cursor() as cursor:
+        # Every row is read, so plan for all of them: by default PostgreSQL
+        # plans a cursor for its first tenth, and chose to walk the whole
+        # messages index from its start to reach the page's trees.
+        with connection.cursor() as settings:
+            settings.execute("SET LOCAL cursor_tuple_fraction = 1")
         cursor.execute(sql, params)
         named = cursor.cursor
         while batch := named.fetchmany(BATCH):
