@@ -182,6 +182,8 @@ def main() -> None:
                 "baseline_copy_mb": round(copy_bytes / 2**20, 1),
                 "baseline_copy_gzip6_mb": round(gzip_bytes / 2**20, 1),
                 "export_vs_copy_gzip": round(rate / gzip_rate, 2),
+                # "binary" or "c": psycopg's C loaders, which the export reads rows with.
+                "psycopg_impl": psycopg.pq.__impl__,
                 "goal_half_of_copy_gzip": rate >= gzip_rate / 2,
                 "goal_rss_under_300mb": export["peak_rss_mb"] < 300,
             }

@@ -13,9 +13,11 @@ left the first unhashed and hashed the last as ``message_tree``
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -46,14 +48,35 @@ class Anonymizer:
         self._key = salt.encode()
         # Users write many messages each; their hash is worth remembering. A
         # message id comes back as its replies' parent id, within its tree.
-        self.user = lru_cache(maxsize=65536)(self._user)
-        self.message = lru_cache(maxsize=4096)(self._message)
+        self.user = lru_cache(maxsize=65536)(_hmac_sha256_hex(self._key, f"{USER}:"))
+        self.message = lru_cache(maxsize=4096)(_hmac_sha256_hex(self._key, f"{MESSAGE}:"))
 
     def __call__(self, collection: str, value: object) -> str:
         return hmac.digest(self._key, f"{collection}:{value}".encode(), "sha256").hex()
 
-    def _message(self, value: object) -> str:
-        return self(MESSAGE, value)
 
-    def _user(self, value: object) -> str:
-        return self(USER, value)
+def _hmac_sha256_hex(key: bytes, prefix: str) -> Callable[[object], str]:
+    """``hmac.digest(key, f"{prefix}{value}".encode(), "sha256").hex()``, with the key's work done once.
+
+    HMAC (RFC 2104) hashes the key padded and xored with two constants, then
+    the message; those first blocks, and the prefix, are hashed here once and
+    copied per value, which makes the millions of ids of an export about three
+    times cheaper than ``hmac.digest``. The tests hold both to the same output.
+    """
+    block = hashlib.sha256().block_size
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key))
+    inner.update(prefix.encode())
+    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
+    inner_copy, outer_copy = inner.copy, outer.copy
+
+    def digest(value: object) -> str:
+        text = inner_copy()
+        text.update(f"{value}".encode())
+        result = outer_copy()
+        result.update(text.digest())
+        return result.hexdigest()
+
+    return digest

@@ -5,49 +5,43 @@ come through one server-side cursor ordered by tree, and each tree is built,
 written and dropped before the next one is read. Labels and events, when
 asked for, are read per page. So memory depends on ``chunk_size`` and the
 largest tree, never on the size of the dataset.
+
+Two writers share this: the plain one builds a dict per tree for ``json``
+(``_write_trees``, also for Parquet and selections of messages); the fast
+one joins each message's JSON text (``_write_tree_lines``, see ``lines``,
+``rows`` and ``sinks``). They write the same bytes.
 """
 
 from __future__ import annotations
 
-import gzip
-import json
-import queue
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
-from itertools import groupby
+from itertools import chain, groupby
 from operator import itemgetter
 from typing import Any, BinaryIO
 
+from django.db import connections
+
+from oasst.exports import lines
 from oasst.exports.anonymizer import Anonymizer
 from oasst.exports.filters import ExportFilters, select_messages, select_trees
 from oasst.exports.parquet import ParquetSink
+from oasst.exports.rows import (
+    MESSAGE_COLUMNS,
+    RANK,
+    TREE_ID,
+    ReadAhead,
+    own_connection,
+    read_rows,
+    reads_raw,
+)
+from oasst.exports.sinks import JsonlSink
 from oasst.trees.models import EmojiReaction, Ranking, TextLabel
 
 JSONL, PARQUET = "jsonl", "parquet"
 TREE, MESSAGE = "tree", "message"
-
-# The columns read per message, in this order (see ``_message_head``).
-MESSAGE_COLUMNS = (
-    "id",
-    "parent_id",
-    "user_id",
-    "created_at",
-    "text",
-    "role",
-    "lang",
-    "review_count",
-    "review_result",
-    "deleted",
-    "rank",
-    "synthetic",
-    "model_name",
-    "emojis",
-    "tree_id",
-)
-TREE_ID = MESSAGE_COLUMNS.index("tree_id")
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class ExportCancelled(Exception):
@@ -65,22 +59,37 @@ class ExportCounts:
     peak_live_nodes: int = 0
 
 
-class ExportNode:
-    """One message of the tree being written; ``live`` counts the nodes in memory."""
+# The number of ExportNode objects alive. It is kept in a list, not in a class
+# attribute: writing to a class on every node would invalidate CPython's
+# attribute caches for it each time, and cost more than the rest of the node.
+_live_nodes = [0]
+
+
+class _CountsNodes(type):
+    @property
+    def live(cls) -> int:
+        return _live_nodes[0]
+
+
+class ExportNode(metaclass=_CountsNodes):
+    """One message of the tree being written; ``ExportNode.live`` counts the nodes in memory.
+
+    ``head`` and ``tail`` are the message's fields before and after its
+    replies: dicts on the plain path, JSON text on the fast one (``lines``).
+    """
 
     __slots__ = ("key", "rank", "head", "tail", "replies")
-    live = 0
 
-    def __init__(self, key: object, rank: int | None, head: dict[str, Any]) -> None:
+    def __init__(self, key: object, rank: int | None, head: Any, tail: Any) -> None:
         self.key = key
         self.rank = rank
         self.head = head
-        self.tail: dict[str, Any] = {}
+        self.tail = tail
         self.replies: list[ExportNode] = []
-        ExportNode.live += 1
+        _live_nodes[0] += 1
 
     def __del__(self) -> None:
-        ExportNode.live -= 1
+        _live_nodes[0] -= 1
 
 
 def _reply_order(node: ExportNode) -> tuple[int, int]:
@@ -93,12 +102,8 @@ class _Ids:
 
     def __init__(self, anonymizer: Anonymizer | None) -> None:
         self.anonymizer = anonymizer
-
-    def message(self, value: object) -> str:
-        return self.anonymizer.message(value) if self.anonymizer else str(value)
-
-    def user(self, value: object) -> str:
-        return self.anonymizer.user(value) if self.anonymizer else str(value)
+        self.message: Callable[[object], str] = anonymizer.message if anonymizer else str
+        self.user: Callable[[object], str] = anonymizer.user if anonymizer else str
 
 
 def _message_head(row: tuple, ids: _Ids) -> dict[str, Any]:
@@ -229,7 +234,7 @@ def build_tree(
     root: ExportNode | None = None
     children: dict[object, list[ExportNode]] = defaultdict(list)
     for row in rows:
-        node = ExportNode(row[0], row[10], _message_head(row, ids))
+        node = ExportNode(row[0], row[10], _message_head(row, ids), {})
         if labels is not None and row[0] in labels:
             node.tail["labels"] = labels[row[0]]
         if events is not None and row[0] in events:
@@ -247,6 +252,46 @@ def build_tree(
         node.replies = sorted(children.pop(node.key, ()), key=_reply_order)
         stack.extend(node.replies)
     return root
+
+
+def link_tree(
+    rows: Iterable[tuple], head: Callable[[tuple], str], *, labels: dict, events: dict
+) -> tuple[ExportNode | None, int]:
+    """``build_tree`` with each message's fields as JSON text (``lines``); also returns its size.
+
+    The size is the number of messages linked from the prompt, the ones written.
+    """
+    tail = lines.tail_json
+    annotated = bool(labels or events)
+    root: ExportNode | None = None
+    children: dict[object, list[ExportNode]] = defaultdict(list)
+    for row in rows:
+        key = row[0]
+        node = ExportNode(
+            key,
+            row[RANK],
+            head(row),
+            tail(labels.get(key), events.get(key)) if annotated else "",
+        )
+        if row[1] is None:
+            if root is None:
+                root = node
+        else:
+            children[row[1]].append(node)
+    if root is None:
+        return None, 0
+    size = 1
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        replies = children.pop(node.key, None)
+        if replies:
+            if len(replies) > 1:
+                replies.sort(key=_reply_order)
+            node.replies = replies
+            size += len(replies)
+            stack.extend(replies)
+    return root, size
 
 
 def tree_object(root: ExportNode, *, state: str, origin: str, with_replies: bool) -> dict[str, Any]:
@@ -277,70 +322,6 @@ def flat_messages(root: ExportNode, *, state: str) -> Iterator[dict[str, Any]]:
         node = stack.pop()
         yield {**node.head, **node.tail, "message_tree_id": tree_id, "tree_state": state}
         stack.extend(reversed(node.replies))
-
-
-class _JsonlSink:
-    """JSON Lines, optionally gzipped; lines are joined into large writes for speed."""
-
-    def __init__(self, target: BinaryIO, *, compress: bool) -> None:
-        self.compressor = (
-            gzip.GzipFile(filename="", mode="wb", fileobj=target, compresslevel=6, mtime=0)
-            if compress
-            else None
-        )
-        self.output = _BackgroundWriter(self.compressor or target)
-        self.lines: list[bytes] = []
-        self.pending = 0
-
-    def add(self, obj: dict[str, Any]) -> None:
-        line = _dumps(obj).encode()
-        self.lines.append(line)
-        self.pending += len(line) + 1
-        if self.pending >= 1 << 18:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.lines:
-            self.lines.append(b"")
-            self.output.write(b"\n".join(self.lines))
-            self.lines = []
-            self.pending = 0
-
-    def close(self) -> None:
-        self.flush()
-        self.output.close()
-        if self.compressor is not None:
-            self.compressor.close()
-
-
-class _BackgroundWriter:
-    """Writes (and so compresses) on a second thread; zlib releases the GIL while it works."""
-
-    def __init__(self, target: BinaryIO | gzip.GzipFile) -> None:
-        self.target = target
-        self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="export-writer", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while (chunk := self.chunks.get()) is not None:
-            if self.error is None:
-                try:
-                    self.target.write(chunk)
-                except BaseException as exc:  # handed to the caller on the next write or close
-                    self.error = exc
-
-    def write(self, chunk: bytes) -> None:
-        if self.error is not None:
-            raise self.error
-        self.chunks.put(chunk)
-
-    def close(self) -> None:
-        self.chunks.put(None)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
 
 
 def _tree_pages(filters: ExportFilters, chunk_size: int) -> Iterator[list[tuple]]:
@@ -407,11 +388,20 @@ def write_dataset(
     anonymizer: Anonymizer | None = None,
     chunk_size: int = 500,
     progress: Callable[[ExportCounts], None] | None = None,
+    fast: bool = True,
 ) -> ExportCounts:
     """Stream the selected data to ``target`` in the given format and shape; returns the counts.
 
     ``progress`` is called after each page (and may raise ``ExportCancelled``).
     Parquet is compressed by its own codec, so ``compress`` only applies to JSONL.
+
+    Trees in JSON lines are written ``fast`` unless told otherwise: joined
+    from each message's JSON text (``lines``), on PostgreSQL read past the
+    ORM on a thread and a connection of their own (``rows``), and gzipped in
+    members on two threads (``sinks``).
+    ``fast=False`` builds a dict per tree from ORM rows for ``json`` and
+    gzips one stream: the same lines, slower; the tests hold the two to the
+    same bytes. Parquet and selections of messages are always written plainly.
     """
     if format not in (JSONL, PARQUET):
         raise ValueError(f"unknown format {format!r}")
@@ -422,12 +412,19 @@ def write_dataset(
     shape = resolve_shape(filters, format=format, shape=shape)
     ids = _Ids(anonymizer if filters.anonymize else None)
     counts = count_selection(filters)
-    sink: _JsonlSink | ParquetSink = (
-        ParquetSink(target) if format == PARQUET else _JsonlSink(target, compress=compress)
-    )
+    if format == PARQUET:
+        sink: JsonlSink | ParquetSink = ParquetSink(target)
+        fast = False  # Parquet takes the rows as dicts
+    else:
+        sink = JsonlSink(target, compress=compress, members=fast)
     try:
         if filters.selects_messages:
             _write_messages(sink, filters, ids, counts, chunk_size=chunk_size, progress=progress)
+        elif fast:
+            assert isinstance(sink, JsonlSink)
+            _write_tree_lines(
+                sink, filters, ids, counts, shape=shape, chunk_size=chunk_size, progress=progress
+            )
         else:
             _write_trees(
                 sink, filters, ids, counts, shape=shape, chunk_size=chunk_size, progress=progress
@@ -438,7 +435,7 @@ def write_dataset(
 
 
 def _write_trees(
-    sink: _JsonlSink | ParquetSink,
+    sink: JsonlSink | ParquetSink,
     filters: ExportFilters,
     ids: _Ids,
     counts: ExportCounts,
@@ -485,6 +482,120 @@ def _write_trees(
             return
 
 
+@dataclass
+class _Page:
+    """A keyset page of trees: each tree's (state, origin), and the page's labels and events."""
+
+    about: dict[Any, tuple[str, str]]
+    labels: dict
+    events: dict
+
+
+_END_OF_PAGE = object()
+
+
+def _read_pages(
+    filters: ExportFilters, ids: _Ids, chunk_size: int, *, raw: bool
+) -> Iterator[_Page | list[tuple] | object]:
+    """The selection page by page: a ``_Page``, its message rows in batches, ``_END_OF_PAGE``.
+
+    Raw rows carry ids as text, so the page's dicts are then keyed by text too.
+    """
+    key: Callable[[Any], Any] = str if raw else _same
+    trees = select_trees(filters)
+    messages = select_messages(filters).order_by("tree_id", "created_at", "id")
+    after = None
+    for page in _tree_pages(filters, chunk_size):
+        tree_ids = [tree_id for tree_id, _state, _origin in page]
+        # The page's trees as a range of the same selection: a short query,
+        # where a list of hundreds of ids costs more to build than to run.
+        in_page = trees.filter(pk__lte=tree_ids[-1])
+        if after is not None:
+            in_page = in_page.filter(pk__gt=after)
+        after = tree_ids[-1]
+        yield _Page(
+            about={key(tree_id): (state, origin) for tree_id, state, origin in page},
+            labels=_keyed(read_labels(None, tree_ids=tree_ids), key) if filters.labels else {},
+            events=(
+                _keyed(read_events(ids, None, tree_ids=tree_ids), key) if filters.events else {}
+            ),
+        )
+        page_messages = messages.filter(tree__in=in_page.values("pk"))
+        yield from read_rows(page_messages, raw=raw)
+        yield _END_OF_PAGE
+
+
+def _write_tree_lines(
+    sink: JsonlSink,
+    filters: ExportFilters,
+    ids: _Ids,
+    counts: ExportCounts,
+    *,
+    shape: str,
+    chunk_size: int,
+    progress: Callable[[ExportCounts], None] | None,
+) -> None:
+    """``_write_trees`` for the fast path: JSON text joined, rows past the ORM where it can.
+
+    On PostgreSQL, outside a transaction, the pages are read on a thread with
+    a connection of its own (``ReadAhead``); inside one (tests, or a caller's
+    transaction) they are read here, where the transaction's rows are visible.
+    """
+    messages = select_messages(filters)
+    raw = reads_raw(messages)
+    head = lines.head_encoder(ids.message, ids.user)
+    if raw and not connections[messages.db].in_atomic_block:
+
+        def read_ahead() -> Iterator[Any]:
+            with own_connection(messages.db):
+                yield from _read_pages(filters, ids, chunk_size, raw=raw)
+
+        pages: Iterator[Any] = ReadAhead(read_ahead)
+    else:
+        pages = _read_pages(filters, ids, chunk_size, raw=raw)
+    with_replies = not filters.prompts_only
+    with closing(pages):  # type: ignore[type-var]
+        for page in pages:
+            # This page's rows: the batches up to the end-of-page marker.
+            rows = chain.from_iterable(iter(pages.__next__, _END_OF_PAGE))
+            for tree_id, tree_rows in groupby(rows, key=itemgetter(TREE_ID)):
+                if filters.limit and counts.trees >= filters.limit:
+                    break
+                about = page.about.get(tree_id)
+                if about is None:
+                    continue  # it joined the selection after its page was read
+                root, size = link_tree(tree_rows, head, labels=page.labels, events=page.events)
+                if root is None:
+                    continue
+                counts.peak_live_nodes = max(counts.peak_live_nodes, ExportNode.live)
+                state, origin = about
+                written_id = ids.message(root.key)
+                if shape == TREE:
+                    sink.add_line(
+                        lines.tree_line(
+                            root, written_id, state=state, origin=origin, with_replies=with_replies
+                        )
+                    )
+                else:
+                    for line in lines.message_lines(root, written_id, state=state):
+                        sink.add_line(line)
+                counts.messages += size
+                counts.trees += 1
+                del root
+            if progress is not None:
+                progress(counts)
+            if filters.limit and counts.trees >= filters.limit:
+                return
+
+
+def _same(value: object) -> object:
+    return value
+
+
+def _keyed(by_message: dict, key: Callable[[Any], Any]) -> dict:
+    return by_message if key is _same else {key(k): value for k, value in by_message.items()}
+
+
 def _size(root: ExportNode) -> int:
     size, stack = 0, [root]
     while stack:
@@ -495,7 +606,7 @@ def _size(root: ExportNode) -> int:
 
 
 def _write_messages(
-    sink: _JsonlSink | ParquetSink,
+    sink: JsonlSink | ParquetSink,
     filters: ExportFilters,
     ids: _Ids,
     counts: ExportCounts,
