@@ -13,7 +13,6 @@ OASST_CHAT_RECONNECT_GRACE seconds, its generations are cancelled.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import secrets
 import uuid
@@ -780,15 +779,6 @@ class StartedAnswer:
 
 
 @dataclass
-class Turn:
-    """What one action did: the thread after it, and why an answer was refused, if one was."""
-
-    view: ChatView
-    started: list[StartedAnswer]
-    refused: ChatError | None = None
-
-
-@dataclass
 class StartedTurn:
     """An action written and its answers handed to the runner, their generations not tracked."""
 
@@ -843,30 +833,6 @@ def turn_view(turn: StartedTurn, *, user: User) -> ChatView:
     tokens meanwhile), so every token reaches the page once, after the thread.
     """
     return chat_view(turn.chat, user=user, messages=turn.messages)
-
-
-def take_turn(
-    chat_id: int,
-    user: User,
-    write: Any,
-    kwargs: dict[str, Any],
-    *,
-    user_key: str,
-    loop: asyncio.AbstractEventLoop,
-) -> Turn:
-    """Sync (one database hop): ``start_turn``, then the thread; the answers tracked on ``loop``.
-
-    Their generations are tracked on ``loop`` (the caller's), so they run even
-    if the caller goes away. The caller should send the thread before relaying
-    any of the answers' updates.
-    """
-    turn = start_turn(chat_id, user, write, kwargs, user_key=user_key)
-    view = turn_view(turn, user=user)
-    if turn.started:
-        # A fresh context: this thread's would make the generations' own
-        # database calls look nested in this one (asgiref then refuses them).
-        loop.call_soon_threadsafe(track_answers, turn.started, context=contextvars.Context())
-    return Turn(view, turn.started, turn.refused)
 
 
 def track_answers(started: list[StartedAnswer]) -> None:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
@@ -9,6 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from oasst.accounts.models import User
+from oasst.chat import conversation
 from oasst.inference.models import Backend, Model
 from oasst.inference.registry import register_model
 from oasst.inference.runner import LocalRunner, set_runner
@@ -85,3 +88,17 @@ def _roles(request: pytest.FixtureRequest) -> None:
 
     for role in ROLES:
         Group.objects.get_or_create(name=role)
+
+
+@dataclass
+class TakenTurn:
+    view: conversation.ChatView
+    started: list[conversation.StartedAnswer]
+    refused: conversation.ChatError | None
+
+
+def take_turn(chat_id: int, user: User, write: Any, kwargs: dict[str, Any]) -> TakenTurn:
+    """Sync: the socket's two hops of one action (the write handing its answers to the
+    runner, then the thread) in one call; the answers' generations are not tracked."""
+    turn = conversation.start_turn(chat_id, user, write, kwargs, user_key=f"user:{user.pk}")
+    return TakenTurn(conversation.turn_view(turn, user=user), turn.started, turn.refused)

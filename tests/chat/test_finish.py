@@ -2,39 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from oasst.accounts.models import User
 from oasst.chat import conversation
 from oasst.chat.models import Chat, ChatMessage, State
 from oasst.inference.models import Model
 from oasst.inference.runner import Event
-
-
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """A loop that is never run: the turn's generations are scheduled on it, nothing more."""
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
+from tests.chat.conftest import take_turn
 
 
 def started_answer(
-    chat: Chat, user: User, loop: asyncio.AbstractEventLoop, write: Any = None, **kwargs: Any
+    chat: Chat, user: User, write: Any = None, **kwargs: Any
 ) -> conversation.Generation:
     """A turn's first answer as its generation, the runner's own answer cancelled."""
-    result = conversation.take_turn(
-        chat.id,
-        user,
-        write or conversation.send_prompt,
-        kwargs,
-        user_key=f"user:{user.pk}",
-        loop=loop,
-    )
+    result = take_turn(chat.id, user, write or conversation.send_prompt, kwargs)
     answer = result.started[0]
     answer.handle.cancel()
     return conversation.Generation(
@@ -58,16 +40,15 @@ def done(text: str, *, tokens: int = 3, reason: str = "stop") -> Event:
 def test_the_result_is_stored_and_the_answer_alone_is_sent_in_constant_queries(
     volunteer: User,
     fake_model: Model,
-    loop: asyncio.AbstractEventLoop,
     django_assert_max_num_queries: Any,
 ) -> None:
     chat = conversation.create_chat(volunteer)
     parent = None
     for turn in range(6):
-        generation = started_answer(chat, volunteer, loop, text=f"q{turn}", parent_id=parent)
+        generation = started_answer(chat, volunteer, text=f"q{turn}", parent_id=parent)
         conversation._store_result(generation, done(f"a{turn}"))
         parent = generation.message_id
-    generation = started_answer(chat, volunteer, loop, text="last", parent_id=parent)
+    generation = started_answer(chat, volunteer, text="last", parent_id=parent)
     # The answer's row, the chat's time (in one transaction), the answer and its siblings.
     with django_assert_max_num_queries(5):
         update = conversation._store_result(generation, done("**the** end"))
@@ -86,17 +67,15 @@ def test_the_result_is_stored_and_the_answer_alone_is_sent_in_constant_queries(
 
 
 def test_a_continued_answer_keeps_its_text_tokens_and_vote(
-    volunteer: User, fake_model: Model, loop: asyncio.AbstractEventLoop
+    volunteer: User, fake_model: Model
 ) -> None:
     chat = conversation.create_chat(volunteer)
-    first = started_answer(chat, volunteer, loop, text="go on")
+    first = started_answer(chat, volunteer, text="go on")
     conversation._store_result(first, done("Once upon", reason="length"))
     answer = ChatMessage.objects.get(pk=first.message_id)
     conversation.vote(answer, user=volunteer, score=1, reasons=[])
     conversation.write_better_answer(answer, user=volunteer, text="Mine")
-    again = started_answer(
-        chat, volunteer, loop, conversation.continue_answer, message_id=answer.id
-    )
+    again = started_answer(chat, volunteer, conversation.continue_answer, message_id=answer.id)
     update = conversation._store_result(again, done(" a time", tokens=2))
     assert update is not None and update.item is not None
     assert (update.item.text, update.item.vote, update.item.better_answers) == (
@@ -113,14 +92,12 @@ def test_a_continued_answer_keeps_its_text_tokens_and_vote(
 
 
 def test_an_answer_off_the_shown_branch_brings_the_thread(
-    volunteer: User, fake_model: Model, loop: asyncio.AbstractEventLoop
+    volunteer: User, fake_model: Model
 ) -> None:
     chat = conversation.create_chat(volunteer)
-    first = started_answer(chat, volunteer, loop, text="one")
+    first = started_answer(chat, volunteer, text="one")
     conversation._store_result(first, done("first"))
-    second = started_answer(
-        chat, volunteer, loop, conversation.regenerate, message_id=first.message_id
-    )
+    second = started_answer(chat, volunteer, conversation.regenerate, message_id=first.message_id)
     conversation.show_message(chat, message_id=first.message_id)  # the pager, back to 1/2
     update = conversation._store_result(second, done("second"))
     assert update is not None and update.item is None and update.view is not None
@@ -128,9 +105,9 @@ def test_an_answer_off_the_shown_branch_brings_the_thread(
 
 
 def test_an_answer_whose_chat_was_deleted_is_not_announced(
-    volunteer: User, fake_model: Model, loop: asyncio.AbstractEventLoop
+    volunteer: User, fake_model: Model
 ) -> None:
     chat = conversation.create_chat(volunteer)
-    generation = started_answer(chat, volunteer, loop, text="bye")
+    generation = started_answer(chat, volunteer, text="bye")
     Chat.objects.filter(pk=chat.id).delete()
     assert conversation._store_result(generation, done("gone")) is None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,21 +16,11 @@ from oasst.chat.models import Chat, ChatMessage, State
 from oasst.inference.models import Backend, Model
 from oasst.inference.registry import register_model
 from oasst.inference.runner import LocalRunner, set_runner
-from tests.chat.conftest import receive_until
+from tests.chat.conftest import TakenTurn, receive_until, take_turn
 
 
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """A loop that is never run: the turn's generations are scheduled on it, nothing more."""
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
-
-def turn(chat: Chat, user: User, loop: asyncio.AbstractEventLoop, **kwargs: Any) -> Any:
-    result = conversation.take_turn(
-        chat.id, user, conversation.send_prompt, kwargs, user_key=f"user:{user.pk}", loop=loop
-    )
+def turn(chat: Chat, user: User, **kwargs: Any) -> TakenTurn:
+    result = take_turn(chat.id, user, conversation.send_prompt, kwargs)
     for answer in result.started:
         answer.handle.cancel()
     return result
@@ -44,14 +33,13 @@ def finish(message_id: int) -> None:
 def test_a_first_prompt_and_its_answer_take_eight_queries(
     volunteer: User,
     fake_model: Model,
-    loop: asyncio.AbstractEventLoop,
     django_assert_max_num_queries: Any,
 ) -> None:
     chat = conversation.create_chat(volunteer)
     # The chat with its model; is it empty; the prompt, the answer and the chat
     # in one transaction (begin and commit count on SQLite); the messages.
     with django_assert_max_num_queries(8):
-        result = turn(chat, volunteer, loop, text="hello")
+        result = turn(chat, volunteer, text="hello")
     assert [item.role for item in result.view.items] == ["prompter", "assistant"]
     assert len(result.started) == 1 and result.refused is None
 
@@ -59,18 +47,17 @@ def test_a_first_prompt_and_its_answer_take_eight_queries(
 def test_a_reply_takes_ten_queries_however_long_the_chat(
     volunteer: User,
     fake_model: Model,
-    loop: asyncio.AbstractEventLoop,
     django_assert_max_num_queries: Any,
 ) -> None:
     chat = conversation.create_chat(volunteer)
     parent = None
     for _ in range(4):
-        result = turn(chat, volunteer, loop, text="hello", parent_id=parent)
+        result = turn(chat, volunteer, text="hello", parent_id=parent)
         parent = result.view.items[-1].id
         finish(parent)
     # As above, plus the parent answer, its votes and better answers.
     with django_assert_max_num_queries(10):
-        result = turn(chat, volunteer, loop, text="and then?", parent_id=parent)
+        result = turn(chat, volunteer, text="and then?", parent_id=parent)
     assert len(result.view.items) == 10
 
 
@@ -78,11 +65,10 @@ def test_the_answer_goes_to_the_runner_once_written_before_the_thread_is_read(
     volunteer: User,
     fake_model: Model,
     runner: LocalRunner,
-    loop: asyncio.AbstractEventLoop,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     chat = conversation.create_chat(volunteer)
-    first = turn(chat, volunteer, loop, text="hello")
+    first = turn(chat, volunteer, text="hello")
     finish(first.view.items[-1].id)
     submitted_at = []
     submit = runner.submit
@@ -93,7 +79,7 @@ def test_the_answer_goes_to_the_runner_once_written_before_the_thread_is_read(
 
     monkeypatch.setattr(runner, "submit", recording_submit)
     with CaptureQueriesContext(connection) as queries:
-        turn(chat, volunteer, loop, text="more", parent_id=first.view.items[-1].id)
+        turn(chat, volunteer, text="more", parent_id=first.view.items[-1].id)
     [at] = submitted_at
     before = [q["sql"].split()[0] for q in queries.captured_queries[:at]]
     after = [q["sql"].split()[0] for q in queries.captured_queries[at:]]
@@ -103,26 +89,26 @@ def test_the_answer_goes_to_the_runner_once_written_before_the_thread_is_read(
 
 
 def test_a_changed_model_row_is_used_by_the_next_answer(
-    volunteer: User, fake_model: Model, runner: LocalRunner, loop: asyncio.AbstractEventLoop
+    volunteer: User, fake_model: Model, runner: LocalRunner
 ) -> None:
     chat = conversation.create_chat(volunteer)
-    first = turn(chat, volunteer, loop, text="hello")
+    first = turn(chat, volunteer, text="hello")
     register_model("fake", "fake:reply=swapped", backend=Backend.FAKE, make_default=True)
     finish(first.view.items[-1].id)
-    turn(chat, volunteer, loop, text="again", parent_id=first.view.items[-1].id)
+    turn(chat, volunteer, text="again", parent_id=first.view.items[-1].id)
     worker = runner.workers["fake"]
     assert worker.wanted.path == "fake:reply=swapped"
     assert worker.wanted.version == Model.objects.get(name="fake").spec.version
 
 
 def test_an_answer_the_runner_refuses_is_stored_as_failed_and_the_turn_says_why(
-    volunteer: User, fake_model: Model, loop: asyncio.AbstractEventLoop
+    volunteer: User, fake_model: Model
 ) -> None:
     strict = LocalRunner(user_limit=1, queue_size=8)
     previous = set_runner(strict)
     try:
         chat = conversation.create_chat(volunteer)
-        result = turn(chat, volunteer, loop, text="two drafts", drafts=2)
+        result = turn(chat, volunteer, text="two drafts", drafts=2)
     finally:
         strict.shutdown()
         set_runner(previous)
@@ -141,14 +127,11 @@ async def test_a_turns_answers_run_to_the_end_without_the_caller(
     """The generations are tracked by the turn itself, so a socket that goes away
     in the middle of the hop leaves no answer pending forever."""
     chat = await database_sync_to_async(conversation.create_chat)(volunteer)
-    await database_sync_to_async(conversation.take_turn)(
-        chat.id,
-        volunteer,
-        conversation.send_prompt,
-        {"text": "hello"},
-        user_key="u",
-        loop=asyncio.get_running_loop(),
+    started = await database_sync_to_async(conversation.start_turn)(
+        chat.id, volunteer, conversation.send_prompt, {"text": "hello"}, user_key="u"
     )
+    # As the socket does whether or not its thread could be sent.
+    conversation.track_answers(started.started)
     for _ in range(500):
         answer = await database_sync_to_async(
             lambda: ChatMessage.objects.filter(chat=chat, role="assistant").get()
@@ -165,10 +148,10 @@ async def test_the_turns_thread_holds_none_of_the_answers_tokens(
 ) -> None:
     """Its tokens reach the page once, after the thread: none are in the thread itself."""
     chat = await database_sync_to_async(conversation.create_chat)(volunteer)
-    loop = asyncio.get_running_loop()
-    result = await database_sync_to_async(conversation.take_turn)(
-        chat.id, volunteer, conversation.send_prompt, {"text": "hi"}, user_key="u", loop=loop
+    result = await database_sync_to_async(take_turn)(
+        chat.id, volunteer, conversation.send_prompt, {"text": "hi"}
     )
+    conversation.track_answers(result.started)
     answer = result.view.items[-1]
     assert (answer.text, answer.is_live) == ("", False)
     await asyncio.sleep(0.5)  # the answer runs to its end meanwhile
