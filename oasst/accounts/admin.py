@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from oasst.accounts import people
-from oasst.accounts.keys import create_api_client, forget_api_clients
+from oasst.accounts.keys import create_api_client
 from oasst.accounts.models import ApiClient, ApiToken, User
 
 
@@ -92,7 +92,6 @@ class ApiClientAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: ApiClient, form: object, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
-            forget_api_clients()
             return
         # A new client gets a fresh key, shown once to the admin who made it.
         client, key = create_api_client(
@@ -113,14 +112,6 @@ class ApiClientAdmin(admin.ModelAdmin):
             f"The key of {client.name} is {key}. Copy it now; it is not shown again.",
             messages.WARNING,
         )
-
-    def delete_model(self, request: HttpRequest, obj: ApiClient) -> None:
-        super().delete_model(request, obj)
-        forget_api_clients()
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
-        super().delete_queryset(request, queryset)
-        forget_api_clients()
 
 
 @admin.register(ApiToken)

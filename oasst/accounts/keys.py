@@ -103,8 +103,11 @@ def client_for_key(key: str) -> ApiClient | None:
     return client
 
 
-def forget_api_clients() -> None:
-    """Drop this process's remembered clients, so a change to one is seen by the next request."""
+def forget_api_clients(**_signal: object) -> None:
+    """Drop this process's remembered clients, so a change to one is seen by the next request.
+
+    Called on every save or delete of a client (see ``AccountsConfig.ready``).
+    """
     _clients_by_hash.clear()
 
 

@@ -61,6 +61,19 @@ def test_saving_a_client_in_the_admin_is_seen_at_once(admin_client_: Client) -> 
 
 
 @pytest.mark.django_db
+def test_a_client_saved_or_deleted_anywhere_is_seen_at_once() -> None:
+    client, key = keys.create_api_client("bot", trusted=True)
+    assert keys.client_for_key(key) == client
+    client.enabled = False
+    client.save()
+    assert keys.client_for_key(key) is None
+    other, other_key = keys.create_api_client("bot 2", trusted=True)
+    assert keys.client_for_key(other_key) == other
+    other.delete()
+    assert keys.client_for_key(other_key) is None
+
+
+@pytest.mark.django_db
 def test_short_chosen_keys_are_refused() -> None:
     with pytest.raises(keys.InvalidKey):
         keys.create_api_client("bot", key="1234")
