@@ -60,7 +60,8 @@ def _lock_task(task: Task | uuid.UUID | str, *, user: User, api_client: ApiClien
     if isinstance(task, Task):
         return Task.objects.select_for_update().get(pk=task.pk)
     if isinstance(task, uuid.UUID):
-        return tasks.lock_task(task, api_client=api_client, user=None if api_client else user)
+        owner = None if api_client else user
+        return tasks.find_task(task, api_client=api_client, user=owner, lock=True)
     return tasks.lock_task_by_frontend_id(task, api_client=api_client, user=user)
 
 

@@ -209,26 +209,19 @@ def available_tasks(user: User, *, lang: str = "en") -> dict[str, int]:
 # --- Ack, nack, close -------------------------------------------------------------
 
 
-def find_task(task_id: object, *, api_client: ApiClient | None, user: User | None) -> Task:
+def find_task(
+    task_id: object, *, api_client: ApiClient | None, user: User | None, lock: bool = False
+) -> Task:
     """The task with this id, if it belongs to this client (or, without one, to this person).
 
-    Found by primary key alone, the owner compared here: with the client in
-    the WHERE clause too, PostgreSQL statistics taken before the client's
-    recent tasks made it scan all of them by the client index instead.
+    ``lock`` locks its row (inside a transaction). Found by primary key alone,
+    the owner compared here: with the client in the WHERE clause too,
+    PostgreSQL statistics taken before the client's recent tasks made it scan
+    all of them by the client index instead.
     """
+    found = Task.objects.select_for_update() if lock else Task.objects
     try:
-        task = Task.objects.get(pk=task_id)
-    except Task.DoesNotExist:
-        task = None
-    if task is None or not _belongs_to(task, api_client=api_client, user=user):
-        raise OasstError(ErrorCode.TASK_NOT_FOUND, f"Task {task_id} not found.")
-    return task
-
-
-def lock_task(task_id: object, *, api_client: ApiClient | None, user: User | None) -> Task:
-    """``find_task`` with the row locked: call inside a transaction."""
-    try:
-        task = Task.objects.select_for_update().get(pk=task_id)
+        task = found.get(pk=task_id)
     except Task.DoesNotExist:
         task = None
     if task is None or not _belongs_to(task, api_client=api_client, user=user):
@@ -257,7 +250,7 @@ def lock_task_by_frontend_id(
         raise OasstError(
             ErrorCode.TASK_NOT_FOUND, f"No task for message_id {message_id!r}."
         ) from None
-    return lock_task(task_id, api_client=api_client, user=None if api_client else user)
+    return find_task(task_id, api_client=api_client, user=None if api_client else user, lock=True)
 
 
 def _belongs_to(task: Task, *, api_client: ApiClient | None, user: User | None) -> bool:
