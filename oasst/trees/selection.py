@@ -66,7 +66,7 @@ def _recent(seconds: int) -> object:
 #
 # Written in SQL rather than built with the ORM: on every task request the ORM
 # spent about ten times longer composing these nested queries than the
-# database spent running them. The statements are portable between
+# database spent running them (count_pending_tasks below too). The statements are portable between
 # PostgreSQL and SQLite (booleans and dates are bound as parameters) and
 # select ``id`` and ``role`` of candidate messages; the caller counts them,
 # tests for one, or draws one at random in the database.
@@ -444,6 +444,11 @@ def _ranking_choice(parent: Message) -> Choice:
 
 def count_pending_tasks(user: User) -> int:
     """Open tasks the person was given in the last five minutes (the pending limit of §3.6)."""
-    # The ORM adapts an aware datetime itself; _recent() is for the raw SQL above.
-    since = timezone.now() - timedelta(seconds=settings.OASST_RECENT_TASKS_SPAN_SEC)
-    return Task.objects.open().filter(user=user, created_at__gte=since).count()
+    sql = f"""
+        SELECT COUNT(*) FROM {TASK}
+        WHERE user_id = %s AND done = %s AND skipped = %s AND created_at >= %s
+    """  # noqa: S608 - the table name comes from the model, values are parameters
+    params = (user.pk, False, False, _recent(settings.OASST_RECENT_TASKS_SPAN_SEC))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
