@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 
 from oasst.accounts.models import User
 from oasst.accounts.people import ban_user
@@ -289,3 +290,47 @@ def test_label_task_payload_carries_the_conversation(small_trees: object) -> Non
     assert [m["id"] for m in messages] == [str(prompt.pk), str(reply.pk)]
     assert messages[-1]["is_assistant"] is True
     assert task.payload["reply"] == reply.text
+
+
+# --- How the candidate queries run ----------------------------------------------------
+
+
+def test_a_picked_message_is_the_stored_message(small_trees: object) -> None:
+    prompt, crowd = growing(small_trees)
+    reply = write_reply(crowd[1], prompt, "An answer to review.")
+
+    picked = selection.messages_needing_review(crowd[4], "en", roots=False).pick()
+
+    stored = Message.objects.get(pk=reply.pk)
+    assert picked is not None and picked.pk == reply.pk
+    for field in Message._meta.concrete_fields:
+        assert getattr(picked, field.attname) == getattr(stored, field.attname), field.name
+    assert not picked._state.adding
+
+
+def test_candidate_queries_are_prepared_with_one_generic_plan_on_postgresql(
+    small_trees: object,
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements and plan_cache_mode are PostgreSQL's")
+    prompt, crowd = growing(small_trees)
+    write_reply(crowd[1], prompt, "An answer to review.")
+    candidates = selection.messages_needing_review(crowd[4], "en", roots=False)
+
+    def plans() -> tuple[int, int]:
+        """Generic and custom plans so far of this session's prepared picks of review candidates."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT COALESCE(SUM(generic_plans), 0), COALESCE(SUM(custom_plans), 0)"
+                " FROM pg_prepared_statements WHERE statement LIKE %s AND statement LIKE %s",
+                ["%m.parent_id IS NOT NULL AND m.tree_id IN%", "%ORDER BY RANDOM() LIMIT 1%"],
+            )
+            generic, custom = cursor.fetchone()
+        return int(generic), int(custom)
+
+    before = plans()
+    for _ in range(3):
+        assert candidates.pick() is not None
+    after = plans()
+
+    assert (after[0] - before[0], after[1] - before[1]) == (3, 0)
