@@ -275,10 +275,10 @@ def incomplete_rankings(user: User, lang: str, *, tree_sample: int | None = None
     that many ranking trees, drawn at random, are searched.
     """
     trees = _active_trees_sql()
-    sample_params: tuple[object, ...] = ()
     if tree_sample is not None:
-        trees += " ORDER BY RANDOM() LIMIT %s"
-        sample_params = (tree_sample,)
+        # Written into the statement, not bound: its prepared generic plan
+        # (see _prepared_cursor) then knows how few trees the sample holds.
+        trees += f" ORDER BY RANDOM() LIMIT {int(tree_sample)}"
     roles = rankable_roles()
     rank_types = [TaskType.RANK_ASSISTANT_REPLIES, TaskType.RANK_PROMPTER_REPLIES]
     children = f"""FROM {MESSAGE} c WHERE c.parent_id = m.id AND c.role IN ({_placeholders(roles)})
@@ -304,7 +304,7 @@ def incomplete_rankings(user: User, lang: str, *, tree_sample: int | None = None
     """  # noqa: S608 - table names come from the models, values are parameters
     params = (
         *roles, True, False, *roles, True, False,
-        lang, TreeState.RANKING, True, *sample_params, lang, True, False,
+        lang, TreeState.RANKING, True, lang, True, False,
         user.pk, user.pk, user.pk, False, False, *rank_types,
         _recent(settings.OASST_RECENT_TASKS_SPAN_SEC), user.pk, Emoji.SKIP_RANKING,
         settings.OASST_NUM_REQUIRED_RANKINGS,
