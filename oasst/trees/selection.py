@@ -477,9 +477,15 @@ def _choose_reply(user: User, lang: str, *, role: str | None, requested: str) ->
 
 
 def _ranking_choice(parent: Message) -> Choice:
-    replies = list(
-        Message.objects.filter(parent=parent, role__in=rankable_roles()).accepted().order_by("pk")
-    )
+    roles = rankable_roles()
+    sql = f"""
+        SELECT * FROM {MESSAGE}
+        WHERE parent_id = %s AND role IN ({_placeholders(roles)}) AND review_result = %s
+          AND deleted = %s
+        ORDER BY id
+    """  # noqa: S608 - the table name comes from the model, values are parameters
+    parent_pk = Message._meta.pk.get_db_prep_value(parent.pk, connection)
+    replies = list(Message.objects.raw(sql, [parent_pk, *roles, True, False]))  # accepted replies
     random.shuffle(replies)
     task_type = (
         TaskType.RANK_PROMPTER_REPLIES

@@ -219,8 +219,25 @@ def request_task(
         parent_message=parent,
         tree_id=parent.tree_id if parent is not None else None,
     )
-    task.save(force_insert=True)  # one INSERT: atomic without a transaction around it
+    insert_task(task)  # one INSERT: atomic without a transaction around it
     return task
+
+
+def insert_task(task: Task) -> None:
+    """Store a new task with one INSERT, its values prepared as ``save()`` prepares them.
+
+    In SQL: on every task request, ``save()`` spent about as long composing
+    the INSERT as the rest of storing it. Sends no model signals (nothing
+    listens for a task's).
+    """
+    fields = Task._meta.concrete_fields
+    values = [field.get_db_prep_save(field.pre_save(task, True), connection) for field in fields]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    sql = f"INSERT INTO {TASK} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+    task._state.adding = False
+    task._state.db = connection.alias
 
 
 def available_tasks(user: User, *, lang: str = "en") -> dict[str, int]:
