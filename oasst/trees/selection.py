@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -92,18 +92,22 @@ class Candidates:
 
     sql: str
     params: tuple[object, ...]
+    # Planned once per connection, generically (see _prepared_cursor), or for
+    # each run's values where a generic plan runs far slower.
+    generic_plan: bool = True
 
     def where(self, condition: str, *params: object) -> Candidates:
         return Candidates(
             f"SELECT * FROM ({self.sql}) AS c WHERE {condition}",  # noqa: S608
             (*self.params, *params),
+            self.generic_plan,
         )
 
     def with_role(self, role: str) -> Candidates:
         return self.where("c.role = %s", role)
 
     def _fetch(self, sql: str, params: tuple[object, ...]) -> list[tuple]:
-        with _prepared_cursor() as cursor:
+        with self._cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
 
@@ -119,11 +123,14 @@ class Candidates:
     def pick(self) -> Message | None:
         """One candidate at random, drawn by the database and read in the same statement."""
         drawn = f"SELECT c.id FROM ({self.sql}) AS c ORDER BY RANDOM() LIMIT 1"  # noqa: S608
-        with _prepared_cursor() as cursor:
+        with self._cursor() as cursor:
             cursor.execute(f"SELECT * FROM {MESSAGE} WHERE id = ({drawn})", self.params)  # noqa: S608
             row = cursor.fetchone()
             columns = [column[0] for column in cursor.description]
         return None if row is None else _message_from_row(columns, row)
+
+    def _cursor(self) -> AbstractContextManager[CursorWrapper]:
+        return _prepared_cursor() if self.generic_plan else connection.cursor()
 
 
 @contextmanager
@@ -208,7 +215,9 @@ def messages_needing_review(user: User, lang: str, *, roots: bool) -> Candidates
         lang, state, True, lang, False, False, required, user.pk, user.pk, user.pk, False, False,
         *label_types, _recent(settings.OASST_RECENT_TASKS_SPAN_SEC), user.pk, Emoji.SKIP_LABELING,
     )  # fmt: skip
-    return Candidates(sql, params)
+    # Its generic plan ran five times slower than the custom ones at 10k trees
+    # (bench/selection.py); it is planned for each run's values.
+    return Candidates(sql, params, generic_plan=False)
 
 
 def extendible_parents(user: User, lang: str) -> Candidates:

@@ -315,22 +315,29 @@ def test_candidate_queries_are_prepared_with_one_generic_plan_on_postgresql(
         pytest.skip("prepared statements and plan_cache_mode are PostgreSQL's")
     prompt, crowd = growing(small_trees)
     write_reply(crowd[1], prompt, "An answer to review.")
-    candidates = selection.messages_needing_review(crowd[4], "en", roots=False)
+    parents = selection.extendible_parents(crowd[4], "en")
+    reviews = selection.messages_needing_review(crowd[4], "en", roots=False)
 
-    def plans() -> tuple[int, int]:
-        """Generic and custom plans so far of this session's prepared picks of review candidates."""
+    def plans(fragment: str, pick: str) -> tuple[int, int]:
+        """Generic and custom plans so far of this session's prepared statements with both texts."""
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT COALESCE(SUM(generic_plans), 0), COALESCE(SUM(custom_plans), 0)"
                 " FROM pg_prepared_statements WHERE statement LIKE %s AND statement LIKE %s",
-                ["%m.parent_id IS NOT NULL AND m.tree_id IN%", "%ORDER BY RANDOM() LIMIT 1%"],
+                [f"%{fragment}%", f"%{pick}%"],
             )
             generic, custom = cursor.fetchone()
         return int(generic), int(custom)
 
-    before = plans()
+    pick = "ORDER BY RANDOM() LIMIT 1"
+    parents_before = plans("p.slots < p.cap", pick)
+    reviews_before = plans("m.parent_id IS NOT NULL AND m.tree_id IN", pick)
     for _ in range(3):
-        assert candidates.pick() is not None
-    after = plans()
+        assert parents.pick() is not None
+        assert reviews.pick() is not None
+    parents_after = plans("p.slots < p.cap", pick)
+    reviews_after = plans("m.parent_id IS NOT NULL AND m.tree_id IN", pick)
 
-    assert (after[0] - before[0], after[1] - before[1]) == (3, 0)
+    assert (parents_after[0] - parents_before[0], parents_after[1] - parents_before[1]) == (3, 0)
+    # The review candidates' generic plan is slow: they are never prepared.
+    assert reviews_after == reviews_before
