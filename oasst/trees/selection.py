@@ -69,10 +69,11 @@ def _recent(seconds: int) -> object:
 #
 # Written in SQL rather than built with the ORM: on every task request the ORM
 # spent about ten times longer composing these nested queries than the
-# database spent running them (count_pending_tasks below too). The statements are portable between
-# PostgreSQL and SQLite (booleans and dates are bound as parameters) and
-# select ``id`` and ``role`` of candidate messages; the caller counts them,
-# tests for one, or draws one at random in the database.
+# database spent running them (count_pending_tasks and _ranking_choice below
+# too). The statements are portable between PostgreSQL and SQLite (booleans
+# and dates are bound as parameters) and select ``id`` and ``role`` of
+# candidate messages; the caller counts them, tests for one, or draws one at
+# random in the database.
 
 MESSAGE = Message._meta.db_table
 TREE = MessageTree._meta.db_table
