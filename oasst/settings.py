@@ -165,6 +165,17 @@ if DATABASE_URL:
             "max_size": DB_POOL_SIZE,
             "timeout": 30,
         }
+    # The task selector's candidate queries are bound on the server and
+    # prepared (trees/selection.py): psycopg prepares a server-bound statement
+    # on its first run, and the connection plans it once, generically. Django's
+    # own queries are bound on the client, so neither setting reaches them
+    # (and a pooler in transaction mode, which prepared statements would
+    # confuse, is not part of this set-up: the pool above is).
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options.setdefault("prepare_threshold", 0)
+    _options["options"] = (
+        f"{_options.get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
+    )
 else:
     DATABASES = {
         "default": {

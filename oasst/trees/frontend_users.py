@@ -18,17 +18,26 @@ def frontend_username(client: ApiClient, *, auth_method: str, frontend_id: str) 
     return f"fe{client.pk}.{auth_method}.{digest}"
 
 
+def _find_frontend_user(client: ApiClient, *, auth_method: str, frontend_id: str) -> User | None:
+    """The client's user with this id, read fresh (its flags decide what it may do).
+
+    In SQL: on two of a frontend's three requests, composing this lookup cost
+    the ORM twice what reading the row does. No ORDER BY: the lookup is unique.
+    """
+    sql = f"""
+        SELECT * FROM {User._meta.db_table}
+        WHERE api_client_id = %s AND auth_method = %s AND frontend_id = %s
+    """  # noqa: S608 - the table name comes from the model, values are parameters
+    found = list(User.objects.raw(sql, [client.pk, auth_method, frontend_id]))
+    return found[0] if found else None
+
+
 def find_or_create_frontend_user(
     client: ApiClient, *, frontend_id: str, auth_method: str = "local", display_name: str | None
 ) -> User:
     """The client's user with this id; created on first sight, display name kept up to date."""
     lookup = {"api_client": client, "auth_method": auth_method, "frontend_id": frontend_id}
-    # get(), not first(): the lookup is unique, and first()'s ORDER BY cost
-    # about a third of this query's time on every request of a frontend.
-    try:
-        user = User.objects.get(**lookup)
-    except User.DoesNotExist:
-        user = None
+    user = _find_frontend_user(client, auth_method=auth_method, frontend_id=frontend_id)
     if user is None:
         try:
             with transaction.atomic():

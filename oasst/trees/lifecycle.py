@@ -123,17 +123,26 @@ def count_tree_size(tree: MessageTree) -> int:
 
 
 def count_size_and_awaiting_review(tree: MessageTree) -> tuple[int, int]:
-    """``count_tree_size`` and ``count_awaiting_review`` in one pass over the tree's messages."""
-    counts = Message.objects.filter(tree=tree).aggregate(
-        size=Count("pk", filter=Q(review_result=True, deleted=False)),
-        awaiting=Count(
-            "pk",
-            filter=Q(parent__isnull=False)
-            & (Q(review_result__isnull=True) | Q(review_result=False))
-            & Q(review_count__lt=settings.OASST_NUM_REVIEWS_REPLY, deleted=False),
-        ),
-    )
-    return counts["size"], counts["awaiting"]
+    """``count_tree_size`` and ``count_awaiting_review`` in one pass over the tree's messages.
+
+    In SQL: after every review, composing the two filtered counts cost the
+    ORM about 1 ms of CPU, four times what the database spends on the query.
+    """
+    sql = f"""
+        SELECT COUNT(CASE WHEN review_result = %s AND deleted = %s THEN 1 END),
+               COUNT(CASE WHEN parent_id IS NOT NULL
+                           AND (review_result IS NULL OR review_result = %s)
+                           AND review_count < %s AND deleted = %s THEN 1 END)
+        FROM {Message._meta.db_table} WHERE tree_id = %s
+    """  # noqa: S608 - the table name comes from the model, values are parameters
+    params = [
+        True, False, False, settings.OASST_NUM_REVIEWS_REPLY, False,
+        MessageTree._meta.pk.get_db_prep_value(tree.pk, connection),
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        size, awaiting = cursor.fetchone()
+    return size, awaiting
 
 
 def count_awaiting_review(tree: MessageTree) -> int:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from oasst.accounts.models import User
@@ -66,10 +69,11 @@ def _recent(seconds: int) -> object:
 #
 # Written in SQL rather than built with the ORM: on every task request the ORM
 # spent about ten times longer composing these nested queries than the
-# database spent running them. The statements are portable between
-# PostgreSQL and SQLite (booleans and dates are bound as parameters) and
-# select ``id`` and ``role`` of candidate messages; the caller counts them,
-# tests for one, or draws one at random in the database.
+# database spent running them (count_pending_tasks and _ranking_choice below
+# too). The statements are portable between PostgreSQL and SQLite (booleans
+# and dates are bound as parameters) and select ``id`` and ``role`` of
+# candidate messages; the caller counts them, tests for one, or draws one at
+# random in the database.
 
 MESSAGE = Message._meta.db_table
 TREE = MessageTree._meta.db_table
@@ -89,18 +93,22 @@ class Candidates:
 
     sql: str
     params: tuple[object, ...]
+    # Planned once per connection, generically (see _prepared_cursor), or for
+    # each run's values where a generic plan runs far slower.
+    generic_plan: bool = True
 
     def where(self, condition: str, *params: object) -> Candidates:
         return Candidates(
             f"SELECT * FROM ({self.sql}) AS c WHERE {condition}",  # noqa: S608
             (*self.params, *params),
+            self.generic_plan,
         )
 
     def with_role(self, role: str) -> Candidates:
         return self.where("c.role = %s", role)
 
     def _fetch(self, sql: str, params: tuple[object, ...]) -> list[tuple]:
-        with connection.cursor() as cursor:
+        with self._cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
 
@@ -116,10 +124,57 @@ class Candidates:
     def pick(self) -> Message | None:
         """One candidate at random, drawn by the database and read in the same statement."""
         drawn = f"SELECT c.id FROM ({self.sql}) AS c ORDER BY RANDOM() LIMIT 1"  # noqa: S608
-        found = list(
-            Message.objects.raw(f"SELECT * FROM {MESSAGE} WHERE id = ({drawn})", self.params)  # noqa: S608
-        )
-        return found[0] if found else None
+        with self._cursor() as cursor:
+            cursor.execute(f"SELECT * FROM {MESSAGE} WHERE id = ({drawn})", self.params)  # noqa: S608
+            row = cursor.fetchone()
+            columns = [column[0] for column in cursor.description]
+        return None if row is None else _message_from_row(columns, row)
+
+    def _cursor(self) -> AbstractContextManager[CursorWrapper]:
+        return _prepared_cursor() if self.generic_plan else connection.cursor()
+
+
+@contextmanager
+def _prepared_cursor() -> Iterator[CursorWrapper]:
+    """A cursor whose statements PostgreSQL prepares, and plans once per connection.
+
+    The candidate queries take PostgreSQL 1.5-4 ms to plan, more than they
+    take to run, on every task request. On PostgreSQL they are bound on the
+    server, so psycopg prepares them (DATABASES sets ``prepare_threshold``)
+    and the connection keeps one generic plan for each (``plan_cache_mode``).
+    Django's own queries are bound on the client and never prepared, so
+    neither setting touches them; SQLite gets a plain cursor.
+    """
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.ensure_connection()
+    bound = ServerBindingCursor(connection.connection)
+    # Wrapped as connection.cursor() wraps its own: errors, execute wrappers, query log.
+    wrapped = (
+        connection.make_debug_cursor(bound)
+        if connection.queries_logged
+        else connection.make_cursor(bound)
+    )
+    with wrapped as cursor:
+        yield cursor
+
+
+def _message_from_row(columns: list[str], row: tuple) -> Message:
+    """A Message from a ``SELECT *`` row, its values converted as a queryset converts them."""
+    by_column = dict(zip(columns, row, strict=True))
+    fields = Message._meta.concrete_fields
+    values = []
+    for model_field in fields:  # from_db() takes the values in the model's field order
+        col = model_field.get_col(MESSAGE)
+        value = by_column[model_field.column]
+        for convert in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
+            value = convert(value, col, connection)
+        values.append(value)
+    return Message.from_db(connection.alias, [f.attname for f in fields], values)
 
 
 def _active_trees_sql() -> str:
@@ -161,7 +216,9 @@ def messages_needing_review(user: User, lang: str, *, roots: bool) -> Candidates
         lang, state, True, lang, False, False, required, user.pk, user.pk, user.pk, False, False,
         *label_types, _recent(settings.OASST_RECENT_TASKS_SPAN_SEC), user.pk, Emoji.SKIP_LABELING,
     )  # fmt: skip
-    return Candidates(sql, params)
+    # Its generic plan ran five times slower than the custom ones at 10k trees
+    # (bench/selection.py); it is planned for each run's values.
+    return Candidates(sql, params, generic_plan=False)
 
 
 def extendible_parents(user: User, lang: str) -> Candidates:
@@ -228,10 +285,10 @@ def incomplete_rankings(user: User, lang: str, *, tree_sample: int | None = None
     that many ranking trees, drawn at random, are searched.
     """
     trees = _active_trees_sql()
-    sample_params: tuple[object, ...] = ()
     if tree_sample is not None:
-        trees += " ORDER BY RANDOM() LIMIT %s"
-        sample_params = (tree_sample,)
+        # Written into the statement, not bound: its prepared generic plan
+        # (see _prepared_cursor) then knows how few trees the sample holds.
+        trees += f" ORDER BY RANDOM() LIMIT {int(tree_sample)}"
     roles = rankable_roles()
     rank_types = [TaskType.RANK_ASSISTANT_REPLIES, TaskType.RANK_PROMPTER_REPLIES]
     children = f"""FROM {MESSAGE} c WHERE c.parent_id = m.id AND c.role IN ({_placeholders(roles)})
@@ -257,7 +314,7 @@ def incomplete_rankings(user: User, lang: str, *, tree_sample: int | None = None
     """  # noqa: S608 - table names come from the models, values are parameters
     params = (
         *roles, True, False, *roles, True, False,
-        lang, TreeState.RANKING, True, *sample_params, lang, True, False,
+        lang, TreeState.RANKING, True, lang, True, False,
         user.pk, user.pk, user.pk, False, False, *rank_types,
         _recent(settings.OASST_RECENT_TASKS_SPAN_SEC), user.pk, Emoji.SKIP_RANKING,
         settings.OASST_NUM_REQUIRED_RANKINGS,
@@ -430,9 +487,15 @@ def _choose_reply(user: User, lang: str, *, role: str | None, requested: str) ->
 
 
 def _ranking_choice(parent: Message) -> Choice:
-    replies = list(
-        Message.objects.filter(parent=parent, role__in=rankable_roles()).accepted().order_by("pk")
-    )
+    roles = rankable_roles()
+    sql = f"""
+        SELECT * FROM {MESSAGE}
+        WHERE parent_id = %s AND role IN ({_placeholders(roles)}) AND review_result = %s
+          AND deleted = %s
+        ORDER BY id
+    """  # noqa: S608 - the table name comes from the model, values are parameters
+    parent_pk = Message._meta.pk.get_db_prep_value(parent.pk, connection)
+    replies = list(Message.objects.raw(sql, [parent_pk, *roles, True, False]))  # accepted replies
     random.shuffle(replies)
     task_type = (
         TaskType.RANK_PROMPTER_REPLIES
@@ -444,6 +507,11 @@ def _ranking_choice(parent: Message) -> Choice:
 
 def count_pending_tasks(user: User) -> int:
     """Open tasks the person was given in the last five minutes (the pending limit of §3.6)."""
-    # The ORM adapts an aware datetime itself; _recent() is for the raw SQL above.
-    since = timezone.now() - timedelta(seconds=settings.OASST_RECENT_TASKS_SPAN_SEC)
-    return Task.objects.open().filter(user=user, created_at__gte=since).count()
+    sql = f"""
+        SELECT COUNT(*) FROM {TASK}
+        WHERE user_id = %s AND done = %s AND skipped = %s AND created_at >= %s
+    """  # noqa: S608 - the table name comes from the model, values are parameters
+    params = (user.pk, False, False, _recent(settings.OASST_RECENT_TASKS_SPAN_SEC))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]

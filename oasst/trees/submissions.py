@@ -66,7 +66,13 @@ def _lock_task(task: Task | uuid.UUID | str, *, user: User, api_client: ApiClien
 
 
 def _lock_tree(tree_id: object) -> MessageTree:
-    return MessageTree.objects.select_for_update().get(pk=tree_id)
+    """The tree, its row locked (in SQL: the ORM's composing cost more than the lock)."""
+    sql = f"SELECT * FROM {MessageTree._meta.db_table} WHERE id = %s{tasks.for_update()}"  # noqa: S608
+    pk = MessageTree._meta.pk.get_db_prep_value(tree_id, connection)
+    found = list(MessageTree.objects.raw(sql, [pk]))
+    if not found:
+        raise MessageTree.DoesNotExist(f"MessageTree {tree_id} does not exist.")
+    return found[0]
 
 
 def _check_task_open(task: Task, *, user: User, types: frozenset[str] | tuple[str, ...]) -> None:
@@ -89,10 +95,20 @@ def _check_task_open(task: Task, *, user: User, types: frozenset[str] | tuple[st
 
 
 def _finish(task: Task) -> None:
-    if not task.collective:
-        task.done = True
-        task.done_at = timezone.now()
-        task.save(update_fields=["done", "done_at"])
+    """Mark a personal task done (one UPDATE in SQL, where ``save()`` composed one each time)."""
+    if task.collective:
+        return
+    task.done = True
+    task.done_at = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Task._meta.db_table} SET done = %s, done_at = %s WHERE id = %s",  # noqa: S608
+            [
+                True,
+                connection.ops.adapt_datetimefield_value(task.done_at),
+                Task._meta.pk.get_db_prep_value(task.pk, connection),
+            ],
+        )
 
 
 # --- Replies ----------------------------------------------------------------------

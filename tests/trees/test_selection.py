@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 
 from oasst.accounts.models import User
 from oasst.accounts.people import ban_user
@@ -289,3 +290,54 @@ def test_label_task_payload_carries_the_conversation(small_trees: object) -> Non
     assert [m["id"] for m in messages] == [str(prompt.pk), str(reply.pk)]
     assert messages[-1]["is_assistant"] is True
     assert task.payload["reply"] == reply.text
+
+
+# --- How the candidate queries run ----------------------------------------------------
+
+
+def test_a_picked_message_is_the_stored_message(small_trees: object) -> None:
+    prompt, crowd = growing(small_trees)
+    reply = write_reply(crowd[1], prompt, "An answer to review.")
+
+    picked = selection.messages_needing_review(crowd[4], "en", roots=False).pick()
+
+    stored = Message.objects.get(pk=reply.pk)
+    assert picked is not None and picked.pk == reply.pk
+    for field in Message._meta.concrete_fields:
+        assert getattr(picked, field.attname) == getattr(stored, field.attname), field.name
+    assert not picked._state.adding
+
+
+def test_candidate_queries_are_prepared_with_one_generic_plan_on_postgresql(
+    small_trees: object,
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements and plan_cache_mode are PostgreSQL's")
+    prompt, crowd = growing(small_trees)
+    write_reply(crowd[1], prompt, "An answer to review.")
+    parents = selection.extendible_parents(crowd[4], "en")
+    reviews = selection.messages_needing_review(crowd[4], "en", roots=False)
+
+    def plans(fragment: str, pick: str) -> tuple[int, int]:
+        """Generic and custom plans so far of this session's prepared statements with both texts."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT COALESCE(SUM(generic_plans), 0), COALESCE(SUM(custom_plans), 0)"
+                " FROM pg_prepared_statements WHERE statement LIKE %s AND statement LIKE %s",
+                [f"%{fragment}%", f"%{pick}%"],
+            )
+            generic, custom = cursor.fetchone()
+        return int(generic), int(custom)
+
+    pick = "ORDER BY RANDOM() LIMIT 1"
+    parents_before = plans("p.slots < p.cap", pick)
+    reviews_before = plans("m.parent_id IS NOT NULL AND m.tree_id IN", pick)
+    for _ in range(3):
+        assert parents.pick() is not None
+        assert reviews.pick() is not None
+    parents_after = plans("p.slots < p.cap", pick)
+    reviews_after = plans("m.parent_id IS NOT NULL AND m.tree_id IN", pick)
+
+    assert (parents_after[0] - parents_before[0], parents_after[1] - parents_before[1]) == (3, 0)
+    # The review candidates' generic plan is slow: they are never prepared.
+    assert reviews_after == reviews_before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -465,3 +466,22 @@ def test_unknown_emoji_op_is_5000_and_hidden_emojis_cannot_be_set(small_trees: o
         submissions.set_emoji(prompt, user=reader, emoji="+1", op="explode")
     with _Raises(ErrorCode.GENERIC_ERROR):
         submissions.set_emoji(prompt, user=reader, emoji=Emoji.SKIP_REPLY)
+
+
+# --- The conversation of a task ------------------------------------------------------
+
+
+def test_a_conversation_path_is_read_in_one_query_and_a_prompt_needs_none(
+    small_trees: object, django_assert_num_queries: Any
+) -> None:
+    prompt, crowd = growing(small_trees)
+    answer = write_reply(crowd[1], prompt)
+    accept(answer, crowd[2:5])
+    follow_up = write_reply(crowd[2], answer)
+
+    with django_assert_num_queries(0):
+        assert tasks.conversation_to(prompt) == [prompt]
+    with django_assert_num_queries(1):
+        path = tasks.conversation_to(follow_up)
+    assert [m.pk for m in path] == [prompt.pk, answer.pk, follow_up.pk]
+    assert path[-1] is follow_up
