@@ -6,7 +6,7 @@ directory with its own SQLite database (``OASST_DATA_DIR`` is set before
 Django starts, so no real data is touched). Then, for each model:
 
 - raw: the transformers backend alone, in this process, decoding as the
-  runner's thread does (``pick_token``, the runner's stop tokens, the text
+  runner's thread does (``pick_tokens``, the runner's stop tokens, the text
   stream that turns tokens into text) with no queue, thread hand-off,
   database or socket.
 - websocket: the same prompt and parameters through the whole server: a daphne
@@ -146,17 +146,24 @@ def generate(backend: Any, ids: list[int], params: Any, stop_ids: set[int]) -> A
     import torch
 
     from oasst.inference.decoding import TextStream
-    from oasst.inference.sampling import pick_token
+    from oasst.inference.sampling import pick_tokens
 
     stream = TextStream(
         lambda ids: backend.tokenizer.decode(ids, skip_special_tokens=True), params.stop
     )
-    generator = torch.Generator().manual_seed(params.seed)
+    generators = [torch.Generator().manual_seed(params.seed)]
     history = list(ids)
+
+    def pick(logits: Any, generated: int) -> int:
+        banned = [stop_ids if generated < params.min_new_tokens else ()]
+        return pick_tokens(
+            logits, params, generators=generators, histories=[history], banned=banned
+        )[0]
+
     started = time.perf_counter()
     session = backend.start([list(ids)])
-    token = pick_token(session.logits()[0], params, generator=generator, history=history)
     answer = Answer(started=started)
+    token = pick(session.logits(), 0)
     while token not in stop_ids:
         history.append(token)
         answer.tokens += 1
@@ -166,7 +173,7 @@ def generate(backend: Any, ids: list[int], params: Any, stop_ids: set[int]) -> A
         if answer.tokens >= params.max_new_tokens or stream.stopped:
             break
         session.advance([token])
-        token = pick_token(session.logits()[0], params, generator=generator, history=history)
+        token = pick(session.logits(), answer.tokens)
     stream.finish()
     answer.done = time.perf_counter()
     return answer

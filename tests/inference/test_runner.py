@@ -151,6 +151,34 @@ def test_max_new_tokens_ends_the_answer_as_length(runner: LocalRunner) -> None:
     assert events[-1].reason == "length"
 
 
+def test_min_new_tokens_holds_the_end_of_text_off_until_then(runner: LocalRunner) -> None:
+    params = SamplingParams(temperature=0, min_new_tokens=10)
+    events = collect(runner.submit(fake("reply=Hi"), ask("a"), params, user_key="u"))
+    assert events[-1].reason == "stop"
+    assert events[-1].completion_tokens == 10
+    assert text_of(events).startswith("Hi")
+    shorter = SamplingParams(temperature=0, min_new_tokens=10, max_new_tokens=4)
+    events = collect(runner.submit(fake("reply=Hi"), ask("a"), shorter, user_key="u"))
+    assert (events[-1].reason, events[-1].completion_tokens) == ("length", 4)
+
+
+def test_rows_with_different_parameters_in_one_batch_each_keep_their_own(
+    runner: LocalRunner,
+) -> None:
+    spec = fake("delay=0.01&reply=abcdefghijklmnopqrstuvwxyz")
+    first = runner.submit(spec, ask("a"), GREEDY, user_key="u1")
+    next(e for e in first.iter_events(timeout=10) if e.kind == "token")
+    short = runner.submit(
+        spec, ask("b"), SamplingParams(temperature=0, max_new_tokens=3), user_key="u2"
+    )
+    sampled = runner.submit(spec, ask("c"), SamplingParams(temperature=1.0, top_k=5), user_key="u3")
+    assert text_of(collect(short)) == "abc"
+    # The fake's logits make its reply far likelier than anything else at any temperature.
+    assert text_of(collect(sampled)) == "abcdefghijklmnopqrstuvwxyz"
+    assert collect(first)[-1].text == "abcdefghijklmnopqrstuvwxyz"
+    assert max(runner.backend_for("fake").batch_sizes) >= 2
+
+
 def test_a_changed_registry_row_is_used_without_a_restart(runner: LocalRunner) -> None:
     first = collect(runner.submit(fake("reply=old", version="1"), ask("a"), GREEDY, user_key="u"))
     second = collect(runner.submit(fake("reply=new", version="2"), ask("a"), GREEDY, user_key="u"))
