@@ -94,6 +94,9 @@ class Handle:
         # A wake-up of the reader is already on its way (set by the model
         # thread, cleared on the loop): tokens that come meanwhile need no other.
         self._wake_pending = False
+        # The reader holds tokens until its own timer (``gather_until``): a
+        # token needs no wake-up then, only the other events do (set on the loop).
+        self._gathering = False
         self._on_cancel: list[Any] = []
 
     def cancel(self) -> None:
@@ -103,9 +106,17 @@ class Handle:
                 callback(self)
 
     def put(self, event: Event) -> None:
-        """Called from the model thread."""
+        """Called from the model thread.
+
+        A wake-up writes to the loop's self-pipe, and the model thread then
+        waits for the GIL while the loop runs: done for every token, that
+        paces the model by the event loop. So a token that the reader would
+        only hold until its timer anyway wakes nobody.
+        """
         self._events.put(event)
         loop = self._loop
+        if event.kind == "token" and self._gathering:
+            return
         if loop is not None and not self._wake_pending:
             self._wake_pending = True
             # A closed loop means the reader has gone; nobody is listening.
@@ -154,8 +165,10 @@ class Handle:
                     continue
                 if events and timer is None:
                     timer = self._loop.call_at(gather_until, self._wake.set)
+                    self._gathering = True
                 await self._wake.wait()
         finally:
+            self._gathering = False
             if timer is not None:
                 timer.cancel()
 
@@ -294,7 +307,10 @@ class ModelWorker:
                 continue
             rows = self._admit_next(self.backend.max_batch if self.backend else 1)
             if rows:
-                self._decode(rows)
+                # Sampling outside inference mode pays for autograd's bookkeeping
+                # on every tensor operation: a few percent of a small model's step.
+                with torch.inference_mode():
+                    self._decode(rows)
 
     def _loaded_as_wanted(self) -> bool:
         return self.backend is not None and self.wanted == self.spec

@@ -9,7 +9,14 @@ from types import SimpleNamespace
 import pytest
 
 from oasst.inference.backends import BackendUnavailable, load_backend
-from oasst.inference.runner import Busy, LimitExceeded, LocalRunner, stop_token_ids
+from oasst.inference.runner import (
+    Busy,
+    Event,
+    Handle,
+    LimitExceeded,
+    LocalRunner,
+    stop_token_ids,
+)
 from oasst.inference.specs import ModelSpec, SamplingParams
 from tests.inference.conftest import ask, collect, fake, text_of
 
@@ -250,6 +257,34 @@ def test_a_reader_gathering_tokens_gets_them_together_and_the_end_at_once(
     assert batches[-1][-1] == "done" and batches[-1].count("token") >= 2
     assert len(batches) <= 3
     assert waited < 2
+
+
+def test_tokens_that_a_gathering_reader_holds_wake_nobody_but_the_end_does() -> None:
+    import asyncio
+
+    async def read() -> tuple[list[Event], int, float]:
+        handle = Handle(user_key="u", model="m")
+        wakes = []
+        wake = handle._wake_reader
+        handle._wake_reader = lambda: (wakes.append(1), wake())  # type: ignore[method-assign]
+        handle.put(Event("token", text="a"))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        reader = asyncio.ensure_future(handle.next_events(gather_until=started + 5))
+        await asyncio.sleep(0.05)  # the reader holds "a" and waits for its timer
+        for text in "bcd":
+            await asyncio.to_thread(handle.put, Event("token", text=text))
+        await asyncio.sleep(0.05)
+        woken_by_tokens = len(wakes)
+        await asyncio.to_thread(handle.put, Event("done"))
+        events = await reader
+        return events, woken_by_tokens, loop.time() - started
+
+    events, woken_by_tokens, elapsed = asyncio.run(read())
+    assert woken_by_tokens == 0
+    assert [e.text for e in events if e.kind == "token"] == ["a", "b", "c", "d"]
+    assert events[-1].kind == "done"
+    assert elapsed < 2
 
 
 def test_cancel_from_another_thread_is_safe(runner: LocalRunner) -> None:
