@@ -6,7 +6,7 @@ directory with its own SQLite database (``OASST_DATA_DIR`` is set before
 Django starts, so no real data is touched). Then, for each model:
 
 - raw: the transformers backend alone, in this process, decoding as the
-  runner's thread does (``pick_token``, the runner's stop tokens, the text
+  runner's thread does (``pick_tokens``, the runner's stop tokens, the text
   stream that turns tokens into text) with no queue, thread hand-off,
   database or socket.
 - websocket: the same prompt and parameters through the whole server: a daphne
@@ -49,11 +49,25 @@ Sampling with a fixed seed (the seed, of the first few, whose answer is
 longest, so that a model that stops early still gives a stream to time)
 makes the raw and the websocket answers the same tokens, so their speeds
 compare like with like. Timings are not asserted anywhere.
+
+Each model is measured twice, in the same server: on answers of natural
+length (the seed as above, up to ``--max-new-tokens``; the demo model's
+answers are about 20 tokens, some 60 ms) and on answers of a fixed length
+(``--fixed-tokens``, 256 by default: the runner's default max_new_tokens),
+where both paths sample with ``min_new_tokens`` equal to
+``max_new_tokens``, the runner's option that keeps the stop tokens off until
+then, so every answer has exactly that many tokens. The cost of an answer's
+start (the database hop that hands it to the runner, the thread sent before
+its tokens) does not grow with its length: on a 60 ms answer it is a quarter
+of the answer, on a realistic one a few percent. So the goals are read on the
+fixed-length figures (under ``fixed_length``), and the natural-length ones,
+measured exactly as before, are reported beside them. ``--fixed-tokens 0``
+leaves the fixed-length answers out.
 Prints ONE JSON line with the figures, the raw baselines measured in the
 same run, and the goals (websocket ≥ 95% of raw tokens/s, under 20 ms added
 to the first token, ≥ 1.8× single-stream at 4 chats on CPU).
 
-    .venv/bin/python bench/chat.py                     # 4 to 7 minutes on 2 shared cores
+    .venv/bin/python bench/chat.py                     # 8 to 12 minutes on 2 shared cores
     .venv/bin/python bench/chat.py --max-new-tokens 128 --repeats 9 --demo-steps 600
     .venv/bin/python bench/chat.py --threads 4         # a machine with cores to spare
 """
@@ -74,7 +88,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +142,7 @@ def build_models(models_dir: Path, *, demo_steps: int, m25_steps: int) -> dict[s
 # --- Raw backend ----------------------------------------------------------------------
 
 
-def sampling(max_new_tokens: int, seed: int) -> dict[str, Any]:
+def sampling(max_new_tokens: int, seed: int, *, min_new_tokens: int = 0) -> dict[str, Any]:
     """Plain sampling with a fixed seed: both paths draw the very same tokens."""
     return {
         "temperature": 1.0,
@@ -137,6 +151,7 @@ def sampling(max_new_tokens: int, seed: int) -> dict[str, Any]:
         "typical_p": None,
         "repetition_penalty": 1.0,
         "max_new_tokens": max_new_tokens,
+        "min_new_tokens": min_new_tokens,
         "seed": seed,
     }
 
@@ -146,17 +161,24 @@ def generate(backend: Any, ids: list[int], params: Any, stop_ids: set[int]) -> A
     import torch
 
     from oasst.inference.decoding import TextStream
-    from oasst.inference.sampling import pick_token
+    from oasst.inference.sampling import pick_tokens
 
     stream = TextStream(
         lambda ids: backend.tokenizer.decode(ids, skip_special_tokens=True), params.stop
     )
-    generator = torch.Generator().manual_seed(params.seed)
+    generators = [torch.Generator().manual_seed(params.seed)]
     history = list(ids)
+
+    def pick(logits: Any, generated: int) -> int:
+        banned = [stop_ids if generated < params.min_new_tokens else ()]
+        return pick_tokens(
+            logits, params, generators=generators, histories=[history], banned=banned
+        )[0]
+
     started = time.perf_counter()
     session = backend.start([list(ids)])
-    token = pick_token(session.logits()[0], params, generator=generator, history=history)
     answer = Answer(started=started)
+    token = pick(session.logits(), 0)
     while token not in stop_ids:
         history.append(token)
         answer.tokens += 1
@@ -166,7 +188,7 @@ def generate(backend: Any, ids: list[int], params: Any, stop_ids: set[int]) -> A
         if answer.tokens >= params.max_new_tokens or stream.stopped:
             break
         session.advance([token])
-        token = pick_token(session.logits()[0], params, generator=generator, history=history)
+        token = pick(session.logits(), answer.tokens)
     stream.finish()
     answer.done = time.perf_counter()
     return answer
@@ -232,7 +254,7 @@ class RawModel:
             return generate(self.backend, self.ids, self.params, self.stop_ids)
 
 
-def load_raw(name: str, *, max_new_tokens: int, seeds: int) -> RawModel:
+def load_raw(name: str, *, max_new_tokens: int, prompt_reserve: int, seeds: int) -> RawModel:
     """Load the model's backend here and choose the seed to use.
 
     Of the first ``seeds`` seeds, the one whose answer is longest (up to
@@ -257,7 +279,7 @@ def load_raw(name: str, *, max_new_tokens: int, seeds: int) -> RawModel:
         backend.tokenizer,
         Conversation(turns=(("prompter", PROMPT),)),
         prompt_format=spec.prompt_format,
-        budget=backend.max_context - max_new_tokens,
+        budget=backend.max_context - prompt_reserve,
     )
     ids = list(prompt.ids)
     lengths = {}
@@ -277,6 +299,14 @@ def load_raw(name: str, *, max_new_tokens: int, seeds: int) -> RawModel:
         rss_growth_mb=round((rss_bytes() - before) / 2**20, 1),
         tensor_mb=round(backend.memory_bytes() / 2**20, 1),
     )
+
+
+def fixed_length(raw: RawModel, tokens: int) -> RawModel:
+    """The same backend and prompt, every answer exactly ``tokens`` long (any seed does)."""
+    from oasst.inference.specs import parse_params
+
+    params = parse_params(sampling(tokens, 0, min_new_tokens=tokens))
+    return replace(raw, params=params, seed=0)
 
 
 def median(values: list[float | None], *, scale: float = 1.0, digits: int = 1) -> float | None:
@@ -402,7 +432,7 @@ def measure_model(
     port: int, name: str, raw: RawModel, *, repeats: int, concurrency: list[int]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Raw and websocket answers taken in turns (so both see the same load), then concurrency."""
-    params = sampling(raw.params.max_new_tokens, raw.seed)
+    params = sampling(raw.params.max_new_tokens, raw.seed, min_new_tokens=raw.params.min_new_tokens)
     # One answer loads the model in the server and warms it up.
     asyncio.run(answers(port, make_chats(name, 1, params=params)))
     raw_runs, singles = [], []
@@ -425,6 +455,37 @@ def measure_model(
     return summarise(raw_runs), {**summarise(singles), "aggregate_tokens_per_s": aggregate}
 
 
+def figures(raw: dict[str, Any], ws: dict[str, Any], *, seed: int) -> dict[str, Any]:
+    """One model's figures on one kind of answers: the two paths side by side, and batching."""
+    single = ws["aggregate_tokens_per_s"].get("1")
+    return {
+        "raw_tokens_per_s": raw["tokens_per_s"],
+        "ws_tokens_per_s": ws["tokens_per_s"],
+        "ws_vs_raw_tokens_per_s_ratio": round(ws["tokens_per_s"] / raw["tokens_per_s"], 3)
+        if ws["tokens_per_s"] and raw["tokens_per_s"]
+        else None,
+        "raw_stream_tokens_per_s": raw["stream_tokens_per_s"],
+        "ws_stream_tokens_per_s": ws["stream_tokens_per_s"],
+        "ws_vs_raw_stream_ratio": round(ws["stream_tokens_per_s"] / raw["stream_tokens_per_s"], 3)
+        if ws["stream_tokens_per_s"] and raw["stream_tokens_per_s"]
+        else None,
+        "ws_tokens_per_s_to_finished": ws["tokens_per_s_to_finished"],
+        "finished_after_last_token_ms": ws["finished_after_last_token_ms"],
+        "raw_ttft_ms": raw["ttft_ms"],
+        "ws_ttft_ms": ws["ttft_ms"],
+        "added_ttft_ms": round(ws["ttft_ms"] - raw["ttft_ms"], 2)
+        if ws["ttft_ms"] is not None and raw["ttft_ms"] is not None
+        else None,
+        "seed": seed,
+        "tokens_raw": raw["tokens"],
+        "tokens_ws": ws["tokens"],
+        "aggregate_tokens_per_s": ws["aggregate_tokens_per_s"],
+        "speedup": {
+            n: round(v / single, 2) for n, v in ws["aggregate_tokens_per_s"].items() if single
+        },
+    }
+
+
 def server_rss_mb(pid: int) -> float:
     import psutil
 
@@ -437,6 +498,12 @@ def server_rss_mb(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument(
+        "--fixed-tokens",
+        type=int,
+        default=256,
+        help="length of the fixed-length answers (0: natural-length answers only)",
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--concurrency", default="1,4,8")
     parser.add_argument(
@@ -474,7 +541,12 @@ def main() -> None:
         build_s = time.monotonic() - started
 
         loaded = {
-            name: load_raw(name, max_new_tokens=args.max_new_tokens, seeds=args.seeds)
+            name: load_raw(
+                name,
+                max_new_tokens=args.max_new_tokens,
+                prompt_reserve=max(args.max_new_tokens, args.fixed_tokens),
+                seeds=args.seeds,
+            )
             for name in built
         }
 
@@ -484,11 +556,19 @@ def main() -> None:
         server = start_server(port, server_env, Path(tmp) / "daphne.log")
         try:
             idle_rss = server_rss_mb(server.pid)
-            raw, ws, server_rss = {}, {}, {}
+            natural, fixed, server_rss = {}, {}, {}
             for name in built:
-                raw[name], ws[name] = measure_model(
+                natural[name] = measure_model(
                     port, name, loaded[name], repeats=args.repeats, concurrency=concurrency
                 )
+                if args.fixed_tokens:
+                    fixed[name] = measure_model(
+                        port,
+                        name,
+                        fixed_length(loaded[name], args.fixed_tokens),
+                        repeats=args.repeats,
+                        concurrency=concurrency,
+                    )
                 server_rss[name] = server_rss_mb(server.pid)
         finally:
             server.terminate()
@@ -500,40 +580,17 @@ def main() -> None:
     models = {}
     previous_rss = idle_rss
     for name in built:
-        r, w = raw[name], ws[name]
-        single = w["aggregate_tokens_per_s"].get("1")
         models[name] = {
             "parameters": built[name]["parameters"],
-            "raw_tokens_per_s": r["tokens_per_s"],
-            "ws_tokens_per_s": w["tokens_per_s"],
-            "ws_vs_raw_tokens_per_s_ratio": round(w["tokens_per_s"] / r["tokens_per_s"], 3)
-            if w["tokens_per_s"] and r["tokens_per_s"]
-            else None,
-            "raw_stream_tokens_per_s": r["stream_tokens_per_s"],
-            "ws_stream_tokens_per_s": w["stream_tokens_per_s"],
-            "ws_vs_raw_stream_ratio": round(w["stream_tokens_per_s"] / r["stream_tokens_per_s"], 3)
-            if w["stream_tokens_per_s"] and r["stream_tokens_per_s"]
-            else None,
-            "ws_tokens_per_s_to_finished": w["tokens_per_s_to_finished"],
-            "finished_after_last_token_ms": w["finished_after_last_token_ms"],
-            "raw_ttft_ms": r["ttft_ms"],
-            "ws_ttft_ms": w["ttft_ms"],
-            "added_ttft_ms": round(w["ttft_ms"] - r["ttft_ms"], 2)
-            if w["ttft_ms"] is not None and r["ttft_ms"] is not None
-            else None,
-            "seed": loaded[name].seed,
-            "tokens_raw": r["tokens"],
-            "tokens_ws": w["tokens"],
-            "aggregate_tokens_per_s": w["aggregate_tokens_per_s"],
-            "speedup": {
-                n: round(v / single, 2) for n, v in w["aggregate_tokens_per_s"].items() if single
-            },
+            **figures(*natural[name], seed=loaded[name].seed),
             "memory_mb": {
                 "tensors": loaded[name].tensor_mb,
                 "rss_growth_on_load": loaded[name].rss_growth_mb,
                 "server_rss_growth": round(server_rss[name] - previous_rss, 1),
             },
         }
+        if name in fixed:
+            models[name]["fixed_length"] = figures(*fixed[name], seed=0)
         previous_rss = server_rss[name]
     print(
         json.dumps(
@@ -542,6 +599,7 @@ def main() -> None:
                 "backend": "transformers",
                 "path": "daphne subprocess + websockets client",
                 "max_new_tokens": args.max_new_tokens,
+                "fixed_tokens": args.fixed_tokens,
                 "repeats": args.repeats,
                 "models": models,
                 "server_idle_rss_mb": idle_rss,

@@ -134,6 +134,7 @@ def _params(body: ChatCompletionIn, defaults: dict[str, Any]) -> Any:
         "temperature": body.temperature,
         "top_p": body.top_p,
         "max_new_tokens": body.max_tokens,
+        "min_new_tokens": body.min_tokens,
         "seed": body.seed,
         "stop": body.stop,
         "top_k": body.top_k,

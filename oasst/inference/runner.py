@@ -21,7 +21,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +32,7 @@ from django.conf import settings
 from oasst.inference.backends import Backend, load_backend
 from oasst.inference.decoding import TextStream
 from oasst.inference.prompts import Conversation, build_prompt
-from oasst.inference.sampling import pick_token
+from oasst.inference.sampling import pick_tokens
 from oasst.inference.specs import ModelSpec, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,9 @@ class Handle:
         # A wake-up of the reader is already on its way (set by the model
         # thread, cleared on the loop): tokens that come meanwhile need no other.
         self._wake_pending = False
+        # The reader holds tokens until its own timer (``gather_until``): a
+        # token needs no wake-up then, only the other events do (set on the loop).
+        self._gathering = False
         self._on_cancel: list[Any] = []
 
     def cancel(self) -> None:
@@ -103,9 +106,17 @@ class Handle:
                 callback(self)
 
     def put(self, event: Event) -> None:
-        """Called from the model thread."""
+        """Called from the model thread.
+
+        A wake-up writes to the loop's self-pipe, and the model thread then
+        waits for the GIL while the loop runs: done for every token, that
+        paces the model by the event loop. So a token that the reader would
+        only hold until its timer anyway wakes nobody.
+        """
         self._events.put(event)
         loop = self._loop
+        if event.kind == "token" and self._gathering:
+            return
         if loop is not None and not self._wake_pending:
             self._wake_pending = True
             # A closed loop means the reader has gone; nobody is listening.
@@ -154,8 +165,10 @@ class Handle:
                     continue
                 if events and timer is None:
                     timer = self._loop.call_at(gather_until, self._wake.set)
+                    self._gathering = True
                 await self._wake.wait()
         finally:
+            self._gathering = False
             if timer is not None:
                 timer.cancel()
 
@@ -294,7 +307,10 @@ class ModelWorker:
                 continue
             rows = self._admit_next(self.backend.max_batch if self.backend else 1)
             if rows:
-                self._decode(rows)
+                # Sampling outside inference mode pays for autograd's bookkeeping
+                # on every tensor operation: a few percent of a small model's step.
+                with torch.inference_mode():
+                    self._decode(rows)
 
     def _loaded_as_wanted(self) -> bool:
         return self.backend is not None and self.wanted == self.spec
@@ -412,12 +428,11 @@ class ModelWorker:
         try:
             session = backend.start([r.ids for r in rows])
             while rows:
-                logits = session.logits()
-                now = time.monotonic()
                 survivors: list[int] = []
                 tokens: list[int] = []
-                for index, row in enumerate(rows):
-                    reason = self._step(row, logits[index], now)
+                for index, (row, reason) in enumerate(
+                    zip(rows, self._step(rows, session.logits()), strict=True)
+                ):
                     if reason:
                         self._finish(row, reason)
                     else:
@@ -447,13 +462,39 @@ class ModelWorker:
         finally:
             self.active = 0
 
-    def _step(self, row: _Row, logits: torch.Tensor, now: float) -> str:
-        """Sample one token for ``row``; returns why it ended, or ""."""
-        if row.handle.cancelled.is_set():
-            return CANCELLED
-        if now > row.deadline:
-            return TIMEOUT
-        token = pick_token(logits, row.params, generator=row.generator, history=row.ids)
+    def _step(self, rows: list[_Row], logits: torch.Tensor) -> list[str]:
+        """Sample one token for every row; returns why each row ended, or "".
+
+        A cancelled or late row ends before sampling. Rows with the same
+        parameters are sampled together (one set of tensor operations per
+        step, not one per row).
+        """
+        now = time.monotonic()
+        reasons = [
+            CANCELLED if row.handle.cancelled.is_set() else TIMEOUT if now > row.deadline else ""
+            for row in rows
+        ]
+        groups: dict[SamplingParams, list[int]] = defaultdict(list)
+        for index, row in enumerate(rows):
+            if not reasons[index]:
+                groups[row.params].append(index)
+        for params, indexes in groups.items():
+            tokens = pick_tokens(
+                logits[indexes],
+                params,
+                generators=[rows[i].generator for i in indexes],
+                histories=[rows[i].ids for i in indexes],
+                banned=[
+                    self.stop_ids if rows[i].generated < params.min_new_tokens else ()
+                    for i in indexes
+                ],
+            )
+            for index, token in zip(indexes, tokens, strict=True):
+                reasons[index] = self._accept(rows[index], token)
+        return reasons
+
+    def _accept(self, row: _Row, token: int) -> str:
+        """Add a sampled token to ``row`` and pass on its text; returns why it ended, or ""."""
         if row.first_token is None:
             row.first_token = time.monotonic()
         if token in self.stop_ids:

@@ -27,6 +27,8 @@ class ChatCompletionIn(Schema):
     top_k: int | None = None
     typical_p: float | None = None
     repetition_penalty: float | None = None
+    # As vLLM's: the end of text cannot come before this many tokens.
+    min_tokens: int | None = None
 
 
 class ModelOut(Schema):

@@ -34,6 +34,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "typical_p": (0.0, 1.0),
     "repetition_penalty": (1.0, 3.0),
     "max_new_tokens": (1, 4096),
+    "min_new_tokens": (0, 4096),
     "seed": (0, 2**63 - 1),
 }
 MAX_STOP_SEQUENCES = 4
@@ -48,6 +49,10 @@ class SamplingParams:
     typical_p: float | None = None
     repetition_penalty: float = 1.0
     max_new_tokens: int = 256
+    # Stop tokens (end of text, role tokens) cannot end an answer before this
+    # many tokens; stop sequences and max_new_tokens still do. As transformers'
+    # min_new_tokens: answers of a known length, for benchmarks and tools.
+    min_new_tokens: int = 0
     seed: int | None = None
     stop: tuple[str, ...] = field(default_factory=tuple)
 
@@ -80,7 +85,7 @@ def parse_params(data: dict[str, Any], *, base: SamplingParams | None = None) ->
                 values[key] = None
                 continue
             raise InvalidParams(f"{key} needs a value")
-        integer = key in {"top_k", "max_new_tokens", "seed"}
+        integer = key in {"top_k", "max_new_tokens", "min_new_tokens", "seed"}
         try:
             number = int(raw) if integer else float(raw)
         except (TypeError, ValueError):

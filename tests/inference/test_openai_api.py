@@ -55,6 +55,16 @@ def test_a_completion_without_streaming(volunteer_token: str, fake_model: Model)
     assert data["usage"]["completion_tokens"] == len("Echo: hi")
 
 
+def test_min_tokens_holds_the_end_of_text_off(volunteer_token: str, fake_model: Model) -> None:
+    body = {"model": "fake", "messages": [{"role": "user", "content": "hi"}], "temperature": 0}
+    response = post(volunteer_token, {**body, "min_tokens": 20})
+    assert response.status_code == 200, response.content
+    data = response.json()
+    assert data["usage"]["completion_tokens"] == 20
+    assert data["choices"][0]["message"]["content"].startswith("Echo: hi")
+    assert data["choices"][0]["finish_reason"] == "stop"
+
+
 def test_a_streamed_completion_sends_server_sent_events(
     volunteer_token: str, fake_model: Model
 ) -> None:

@@ -9,7 +9,14 @@ from types import SimpleNamespace
 import pytest
 
 from oasst.inference.backends import BackendUnavailable, load_backend
-from oasst.inference.runner import Busy, LimitExceeded, LocalRunner, stop_token_ids
+from oasst.inference.runner import (
+    Busy,
+    Event,
+    Handle,
+    LimitExceeded,
+    LocalRunner,
+    stop_token_ids,
+)
 from oasst.inference.specs import ModelSpec, SamplingParams
 from tests.inference.conftest import ask, collect, fake, text_of
 
@@ -151,6 +158,34 @@ def test_max_new_tokens_ends_the_answer_as_length(runner: LocalRunner) -> None:
     assert events[-1].reason == "length"
 
 
+def test_min_new_tokens_holds_the_end_of_text_off_until_then(runner: LocalRunner) -> None:
+    params = SamplingParams(temperature=0, min_new_tokens=10)
+    events = collect(runner.submit(fake("reply=Hi"), ask("a"), params, user_key="u"))
+    assert events[-1].reason == "stop"
+    assert events[-1].completion_tokens == 10
+    assert text_of(events).startswith("Hi")
+    shorter = SamplingParams(temperature=0, min_new_tokens=10, max_new_tokens=4)
+    events = collect(runner.submit(fake("reply=Hi"), ask("a"), shorter, user_key="u"))
+    assert (events[-1].reason, events[-1].completion_tokens) == ("length", 4)
+
+
+def test_rows_with_different_parameters_in_one_batch_each_keep_their_own(
+    runner: LocalRunner,
+) -> None:
+    spec = fake("delay=0.01&reply=abcdefghijklmnopqrstuvwxyz")
+    first = runner.submit(spec, ask("a"), GREEDY, user_key="u1")
+    next(e for e in first.iter_events(timeout=10) if e.kind == "token")
+    short = runner.submit(
+        spec, ask("b"), SamplingParams(temperature=0, max_new_tokens=3), user_key="u2"
+    )
+    sampled = runner.submit(spec, ask("c"), SamplingParams(temperature=1.0, top_k=5), user_key="u3")
+    assert text_of(collect(short)) == "abc"
+    # The fake's logits make its reply far likelier than anything else at any temperature.
+    assert text_of(collect(sampled)) == "abcdefghijklmnopqrstuvwxyz"
+    assert collect(first)[-1].text == "abcdefghijklmnopqrstuvwxyz"
+    assert max(runner.backend_for("fake").batch_sizes) >= 2
+
+
 def test_a_changed_registry_row_is_used_without_a_restart(runner: LocalRunner) -> None:
     first = collect(runner.submit(fake("reply=old", version="1"), ask("a"), GREEDY, user_key="u"))
     second = collect(runner.submit(fake("reply=new", version="2"), ask("a"), GREEDY, user_key="u"))
@@ -222,6 +257,34 @@ def test_a_reader_gathering_tokens_gets_them_together_and_the_end_at_once(
     assert batches[-1][-1] == "done" and batches[-1].count("token") >= 2
     assert len(batches) <= 3
     assert waited < 2
+
+
+def test_tokens_that_a_gathering_reader_holds_wake_nobody_but_the_end_does() -> None:
+    import asyncio
+
+    async def read() -> tuple[list[Event], int, float]:
+        handle = Handle(user_key="u", model="m")
+        wakes = []
+        wake = handle._wake_reader
+        handle._wake_reader = lambda: (wakes.append(1), wake())  # type: ignore[method-assign]
+        handle.put(Event("token", text="a"))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        reader = asyncio.ensure_future(handle.next_events(gather_until=started + 5))
+        await asyncio.sleep(0.05)  # the reader holds "a" and waits for its timer
+        for text in "bcd":
+            await asyncio.to_thread(handle.put, Event("token", text=text))
+        await asyncio.sleep(0.05)
+        woken_by_tokens = len(wakes)
+        await asyncio.to_thread(handle.put, Event("done"))
+        events = await reader
+        return events, woken_by_tokens, loop.time() - started
+
+    events, woken_by_tokens, elapsed = asyncio.run(read())
+    assert woken_by_tokens == 0
+    assert [e.text for e in events if e.kind == "token"] == ["a", "b", "c", "d"]
+    assert events[-1].kind == "done"
+    assert elapsed < 2
 
 
 def test_cancel_from_another_thread_is_safe(runner: LocalRunner) -> None:

@@ -8,7 +8,7 @@ import torch
 from oasst.inference.backends.fake import FakeTokenizer
 from oasst.inference.decoding import TextStream
 from oasst.inference.prompts import Conversation, build_prompt
-from oasst.inference.sampling import pick_token
+from oasst.inference.sampling import pick_tokens
 from oasst.inference.specs import (
     PRESETS,
     InvalidParams,
@@ -36,6 +36,12 @@ def test_text_stream_holds_back_a_possible_stop_sequence() -> None:
         stream.push(b)
     assert stream.stopped
     assert stream.text == "abcENxy"
+
+
+def pick_token(
+    logits: torch.Tensor, params: SamplingParams, *, generator: torch.Generator, history: list[int]
+) -> int:
+    return pick_tokens(logits[None], params, generators=[generator], histories=[history])[0]
 
 
 def test_greedy_picks_the_largest_logit() -> None:
@@ -66,6 +72,40 @@ def test_top_k_top_p_and_typical_keep_only_likely_tokens() -> None:
         generator = torch.Generator().manual_seed(0)
         picks = {pick_token(logits, params, generator=generator, history=[]) for _ in range(50)}
         assert picks <= {0, 1}
+
+
+def test_a_row_samples_the_same_tokens_alone_or_in_a_batch() -> None:
+    logits = torch.randn(3, 500, generator=torch.Generator().manual_seed(2))
+    for params in (SamplingParams(), SamplingParams(temperature=1.0, top_k=None, top_p=None)):
+        alone = [
+            [pick_token(row, params, generator=generator, history=[1, 2]) for _ in range(10)]
+            for row, generator in zip(
+                logits, [torch.Generator().manual_seed(s) for s in (1, 2, 3)], strict=True
+            )
+        ]
+        generators = [torch.Generator().manual_seed(s) for s in (1, 2, 3)]
+        together = [
+            pick_tokens(logits, params, generators=generators, histories=[[1, 2]] * 3)
+            for _ in range(10)
+        ]
+        assert [list(step) for step in zip(*alone, strict=True)] == together
+
+
+def test_sampling_follows_the_distribution_and_never_picks_a_banned_id() -> None:
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.2, 0.0]]))
+    params = SamplingParams(temperature=1.0, top_k=None, top_p=None)
+    generators = [torch.Generator().manual_seed(0)]
+    picks = [
+        pick_tokens(logits, params, generators=generators, histories=[[]])[0] for _ in range(4000)
+    ]
+    shares = [picks.count(token) / len(picks) for token in range(4)]
+    assert shares[3] == 0
+    assert shares == pytest.approx([0.5, 0.3, 0.2, 0.0], abs=0.03)
+    banned = {
+        pick_tokens(logits, params, generators=generators, histories=[[]], banned=[{0}])[0]
+        for _ in range(200)
+    }
+    assert banned == {1, 2}
 
 
 def test_repetition_penalty_discourages_seen_tokens() -> None:
