@@ -119,10 +119,10 @@ def read_raw(messages: MessageQuerySet) -> Iterator[list[tuple]]:
     The queryset's own SQL (so the filters are the same) selects ids as
     text and each message's ``lines.body`` as PostgreSQL writes it
     (``body_sql``), so Python only links the trees and writes the ids.
-    ``messages`` is one page of trees (``writer._read_pages``), so its rows
-    are read in one plain query: PostgreSQL sends them in one go, where a
-    named cursor waited for a round trip per batch (and for the GIL of the
-    thread that asked), and the page's rows in libpq's memory are a few MB.
+    The rows are streamed (libpq's chunked mode): PostgreSQL sends them
+    without waiting, where a named cursor waited for a round trip per batch
+    (and for the GIL of the thread that asked), and libpq holds a batch at
+    a time.
     """
     connection = connections[messages.db]
     c = _column
@@ -142,9 +142,12 @@ def read_raw(messages: MessageQuerySet) -> Iterator[list[tuple]]:
     )
     sql, params = selected.query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        while batch := cursor.fetchmany(BATCH):
-            yield batch
+        rows = cursor.cursor.stream(sql, params, size=BATCH)
+        try:
+            while batch := list(islice(rows, BATCH)):
+                yield batch
+        finally:
+            rows.close()  # a page left early: psycopg cancels the rest of its query
 
 
 class _Failed:
