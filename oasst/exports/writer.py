@@ -1,7 +1,7 @@
 """Write the oasst dataset format (reference/oasst-format.md), streaming, one tree at a time.
 
 Trees are read in keyset pages of ``chunk_size`` ids; the messages of a page
-come through one server-side cursor ordered by tree, and each tree is built,
+come through one query, streamed, ordered by tree, and each tree is built,
 written and dropped before the next one is read. Labels and events, when
 asked for, are read per page. So memory depends on ``chunk_size`` and the
 largest tree, never on the size of the dataset.
@@ -359,9 +359,10 @@ def write_dataset(
     Parquet is compressed by its own codec, so ``compress`` only applies to JSONL.
 
     Trees in JSON lines are written ``fast`` unless told otherwise: joined
-    from each message's JSON text (``lines``), on PostgreSQL read past the
-    ORM on a thread and a connection of their own (``rows``), and gzipped in
-    members on two threads (``sinks``).
+    from each message's JSON text (``lines``), which on PostgreSQL the
+    database writes, read past the ORM on a thread and a connection of
+    their own (``rows``), and gzipped in members on two threads, by ISA-L
+    where it is installed (``sinks``).
     ``fast=False`` builds a dict per tree from ORM rows for ``json`` and
     gzips one stream: the same lines, slower; the tests hold the two to the
     same bytes. Parquet and selections of messages are always written plainly.
