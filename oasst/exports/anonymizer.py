@@ -49,7 +49,9 @@ class Anonymizer:
         # Users write many messages each; their hash is worth remembering. A
         # message id comes back as its replies' parent id, within its tree.
         self.user = lru_cache(maxsize=65536)(_hmac_sha256_hex(self._key, f"{USER}:"))
-        self.message = lru_cache(maxsize=4096)(_hmac_sha256_hex(self._key, f"{MESSAGE}:"))
+        # ``message`` without the cache, for ids hashed once each.
+        self.message_once = _hmac_sha256_hex(self._key, f"{MESSAGE}:")
+        self.message = lru_cache(maxsize=4096)(self.message_once)
 
     def __call__(self, collection: str, value: object) -> str:
         return hmac.digest(self._key, f"{collection}:{value}".encode(), "sha256").hex()

@@ -1,9 +1,11 @@
-"""JSON lines of the oasst format, assembled from each message's JSON text.
+"""JSON lines of the oasst format, joined from each message's JSON text.
 
 The plain writer builds a dict per tree and lets ``json`` encode it. The
-fast writer writes each message's fields up to ``emojis`` (its "head") from
-a template, with json's own C encoder for the strings, links the tree and
-joins the texts: replies in order, then labels and events, then the brace.
+fast writer takes each message as a head row (``HEAD_ROW``) whose ``body``
+is the JSON text of its fields from ``created_date`` to ``model_name``
+(written by PostgreSQL, ``rows.body_sql``, or here by ``body``), links the
+tree's rows from the prompt and joins the texts: the ids, the body, the
+emojis, the replies in order, then labels and events, then the brace.
 The result is what ``writer.tree_object`` and ``writer.flat_messages`` give,
 byte for byte: the same keys in the same order, the same rules for what is
 left out, the same timestamp spelling; the tests hold both writers to that.
@@ -12,7 +14,7 @@ left out, the same timestamp spelling; the tests hold both writers to that.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from json.encoder import encode_basestring  # what JSONEncoder(ensure_ascii=False) uses
 from typing import Any
 
@@ -22,94 +24,68 @@ dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _loads = json.loads
 _BOOL = {True: "true", False: "false"}
 
+# A message as the fast writer reads it (``rows.read_rows``): its id and its
+# parent's (as the keys of the page's labels and events), its rank, its
+# tree, its author, its ``body`` and its emoji counts (a dict or JSON text;
+# None when it has none).
+HEAD_ROW = ("id", "parent_id", "rank", "tree_id", "user_id", "body", "emojis")
+TREE = HEAD_ROW.index("tree_id")
 
-def isoformat_text(text: str) -> str:
-    """``datetime.isoformat()`` of a UTC timestamp from PostgreSQL's text for it (DateStyle ISO).
 
-    PostgreSQL writes ``2023-02-05 14:23:50.98337+00``: a space, the fraction
-    without trailing zeros (none at all when zero), and the offset in hours.
-    Python writes ``2023-02-05T14:23:50.983370+00:00``.
+def body(row: tuple) -> str:
+    """The JSON text of a message's fields from ``created_date`` to ``model_name``, from an ORM row.
+
+    ``row`` has ``rows.MESSAGE_COLUMNS``; the fields come in OA's declaration
+    order, those that are null or empty left out (``exclude_none``), each
+    preceded by its comma.
     """
-    clock = text[11:-3]
-    if len(clock) > 8:
-        clock = clock.ljust(15, "0")
-    return f"{text[:10]}T{clock}+00:00"
-
-
-def head_encoder(
-    message_id: Callable[[Any], str], user_id: Callable[[Any], str]
-) -> Callable[[tuple], str]:
-    """A function from a message row (``rows.MESSAGE_COLUMNS``) to its head.
-
-    The head is the start of the message's JSON object: the fields up to
-    ``emojis``, without the closing brace, so replies, labels and events can
-    follow. From the ORM ``created_at`` is a datetime and ``emojis`` a dict;
-    from ``rows.read_raw`` they are PostgreSQL's text and the jsonb's JSON.
-    """
+    (
+        _id,
+        _parent,
+        _user,
+        created_at,
+        text,
+        role,
+        lang,
+        review_count,
+        review_result,
+        deleted,
+        rank,
+        synthetic,
+        model_name,
+        _emojis,
+        _tree,
+    ) = row
     encode = encode_basestring
-    boolean = _BOOL
-    # The fields from role to synthetic take few distinct values together (a
-    # role, a language, small counts, flags): each combination is written
-    # once, then looked up.
-    middles: dict[tuple, str] = {}
+    lang_part = f',"lang":{encode(lang)}' if lang else ""
+    # OA writes review_result only when it is true or the message had more than two reviews.
+    result_part = (
+        f',"review_result":{_BOOL[review_result]}'
+        if review_result is not None and (review_result or review_count > 2)
+        else ""
+    )
+    rank_part = "" if rank is None else f',"rank":{rank}'
+    model_part = f',"model_name":{encode(model_name)}' if model_name else ""
+    return (
+        f',"created_date":"{created_at.isoformat()}","text":{encode(text)}'
+        f',"role":{encode(role)}{lang_part},"review_count":{review_count}{result_part}'
+        f',"deleted":{_BOOL[deleted]}{rank_part},"synthetic":{_BOOL[synthetic]}{model_part}'
+    )
 
-    def middle(key: tuple) -> str:
-        role, lang, review_count, review_result, deleted, rank, synthetic = key
-        lang_part = f',"lang":{encode(lang)}' if lang else ""
-        # OA writes review_result only when it is true or the message had more than two reviews.
-        result_part = (
-            f',"review_result":{boolean[review_result]}'
-            if review_result is not None and (review_result or review_count > 2)
-            else ""
-        )
-        rank_part = "" if rank is None else f',"rank":{rank}'
-        text = (
-            f',"role":{encode(role)}{lang_part},"review_count":{review_count}{result_part}'
-            f',"deleted":{boolean[deleted]}{rank_part},"synthetic":{boolean[synthetic]}'
-        )
-        if len(middles) >= 65536:
-            middles.clear()
-        middles[key] = text
-        return text
 
-    def head(row: tuple) -> str:
-        (
-            key,
-            parent,
-            user,
-            created_at,
-            text,
-            role,
-            lang,
-            review_count,
-            review_result,
-            deleted,
-            rank,
-            synthetic,
-            model_name,
-            emojis,
-            _tree,
-        ) = row
-        created = (
-            isoformat_text(created_at) if created_at.__class__ is str else created_at.isoformat()
-        )
-        parent_part = "" if parent is None else f',"parent_id":"{message_id(parent)}"'
-        flags = (role, lang, review_count, review_result, deleted, rank, synthetic)
-        fields = middles.get(flags) or middle(flags)
-        model_part = f',"model_name":{encode(model_name)}' if model_name else ""
-        emoji_part = ""
-        if emojis and emojis.__class__ is str:
-            emojis = _loads(emojis) if emojis != "{}" else None
-        if emojis:
-            counts = {code: count for code, count in emojis.items() if count}
-            if counts:
-                emoji_part = ',"emojis":' + dumps(counts)
-        return (
-            f'{{"message_id":"{message_id(key)}"{parent_part},"user_id":"{user_id(user)}"'
-            f',"created_date":"{created}","text":{encode(text)}{fields}{model_part}{emoji_part}'
-        )
+def head_row(row: tuple) -> tuple:
+    """The ``HEAD_ROW`` of an ORM row (``rows.MESSAGE_COLUMNS``)."""
+    return (row[0], row[1], row[10], row[14], row[2], body(row), row[13] or None)
 
-    return head
+
+def emoji_json(emojis: dict | str) -> str:
+    """The ``emojis`` field: the counts that are not zero, when there are any."""
+    if emojis.__class__ is str:
+        emojis = _loads(emojis)
+        if not emojis:
+            return ""
+    counts = {code: count for code, count in emojis.items() if count}  # type: ignore[union-attr]
+    return ',"emojis":' + dumps(counts) if counts else ""
 
 
 def tail_json(labels: dict | None, events: dict | None) -> str:
@@ -122,15 +98,127 @@ def tail_json(labels: dict | None, events: dict | None) -> str:
     return tail
 
 
-def node_json(node: Any) -> str:
-    """A message with its replies, in the reply order already set on ``node.replies``."""
-    replies = ",".join([node_json(reply) for reply in node.replies])
-    return f'{node.head},"replies":[{replies}]{node.tail}}}'
+def _reply_order(row: tuple) -> tuple[int, int]:
+    # OA sorts replies by rank, unranked last; the sort is stable, so ties keep creation order.
+    rank = row[2]
+    return (1, 0) if rank is None else (0, rank)
 
 
-def tree_line(root: Any, tree_id: str, *, state: str, origin: str, with_replies: bool) -> str:
+class TreeJoiner:
+    """Links one tree's head rows from its prompt and joins its JSON text.
+
+    Rows whose parent is not among the tree's rows are left out, with their
+    replies, as in OA (and ``writer.build_tree``); so is every prompt after
+    the first. ``message_id`` and ``user_id`` write the ids (as they are or
+    anonymised); a message id is written once per message, its replies take
+    it as their ``parent_id``.
+    """
+
+    def __init__(
+        self,
+        message_id: Callable[[Any], str],
+        user_id: Callable[[Any], str],
+        *,
+        labels: dict,
+        events: dict,
+    ) -> None:
+        self.message_id = message_id
+        self.user_id = user_id
+        self.labels = labels
+        self.events = events
+
+    def _link(self, rows: Iterable[tuple]) -> tuple[tuple | None, dict[Any, list[tuple]]]:
+        root = None
+        children: dict[Any, list[tuple]] = {}
+        for row in rows:
+            parent = row[1]
+            if parent is None:
+                if root is None:
+                    root = row
+            elif parent in children:
+                children[parent].append(row)
+            else:
+                children[parent] = [row]
+        return root, children
+
+    def _head(self, row: tuple, written: str, parent: str | None) -> str:
+        """A message's JSON object up to its replies (not closed)."""
+        _key, _parent, _rank, _tree, user, body, emojis = row
+        parent_part = "" if parent is None else f',"parent_id":"{parent}"'
+        return (
+            f'{{"message_id":"{written}"{parent_part},"user_id":"{self.user_id(user)}"{body}'
+            f"{emoji_json(emojis) if emojis is not None else ''}"
+        )
+
+    def _tail(self, key: Any) -> str:
+        if not (self.labels or self.events):
+            return ""
+        return tail_json(self.labels.get(key), self.events.get(key))
+
+    def tree(self, rows: Iterable[tuple], *, with_replies: bool) -> tuple[str, str, int] | None:
+        """The prompt's written id, its JSON object (with its replies) and the messages in it.
+
+        None when the tree has no prompt among its rows.
+        """
+        root, children = self._link(rows)
+        if root is None:
+            return None
+        written = self.message_id(root[0])
+        if not with_replies:
+            return written, f"{self._head(root, written, None)}{self._tail(root[0])}}}", 1
+        # The hot loop of an export: everything it calls is bound here once.
+        message_id, user_id, pop, emojis_of = (
+            self.message_id,
+            self.user_id,
+            children.pop,
+            emoji_json,
+        )
+        tail = self._tail if self.labels or self.events else None
+        size = 1
+
+        def node(row: tuple, written: str, parent_part: str) -> str:
+            nonlocal size
+            key, _parent, _rank, _tree, user, body, emojis = row
+            replies = pop(key, None)
+            if replies:
+                if len(replies) > 1:
+                    replies.sort(key=_reply_order)
+                size += len(replies)
+                part = f',"parent_id":"{written}"'
+                inner = ",".join([node(reply, message_id(reply[0]), part) for reply in replies])
+            else:
+                inner = ""
+            return (
+                f'{{"message_id":"{written}"{parent_part},"user_id":"{user_id(user)}"{body}'
+                f"{'' if emojis is None else emojis_of(emojis)}"
+                f',"replies":[{inner}]{"" if tail is None else tail(key)}}}'
+            )
+
+        return written, node(root, written, ""), size
+
+    def messages(self, rows: Iterable[tuple]) -> tuple[str, list[str]] | None:
+        """The prompt's written id and each message's JSON object (unclosed), depth-first."""
+        root, children = self._link(rows)
+        if root is None:
+            return None
+        message_id, head, tail = self.message_id, self._head, self._tail
+        tree_id = message_id(root[0])
+        objects = []
+        stack = [(root, tree_id, None)]
+        while stack:
+            row, written, parent = stack.pop()
+            key = row[0]
+            objects.append(head(row, written, parent) + tail(key))
+            replies = children.pop(key, None)
+            if replies:
+                if len(replies) > 1:
+                    replies.sort(key=_reply_order)
+                stack.extend((reply, message_id(reply[0]), written) for reply in reversed(replies))
+        return tree_id, objects
+
+
+def tree_line(tree_id: str, prompt: str, *, state: str, origin: str) -> str:
     """One ExportMessageTree line (with its newline); ``tree_id`` is the prompt's written id."""
-    prompt = node_json(root) if with_replies else root.head + root.tail + "}"
     origin_part = f',"origin":{encode_basestring(origin)}' if origin else ""
     return (
         f'{{"message_tree_id":"{tree_id}","tree_state":{encode_basestring(state)}'
@@ -138,13 +226,7 @@ def tree_line(root: Any, tree_id: str, *, state: str, origin: str, with_replies:
     )
 
 
-def message_lines(root: Any, tree_id: str, *, state: str) -> list[str]:
-    """The tree's messages depth-first, prompt first, one line each with the tree's id and state."""
+def message_lines(tree_id: str, objects: list[str], *, state: str) -> list[str]:
+    """The tree's messages, one line each with the tree's id and state."""
     end = f',"message_tree_id":"{tree_id}","tree_state":{encode_basestring(state)}}}\n'
-    lines = []
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        lines.append(node.head + node.tail + end)
-        stack.extend(reversed(node.replies))
-    return lines
+    return [text + end for text in objects]

@@ -1,12 +1,13 @@
-"""Message rows for the writer: through the ORM, or on PostgreSQL through a raw cursor, read ahead.
+"""Message rows for the fast writer: through the ORM, or on PostgreSQL through a raw cursor, read ahead.
 
-The ORM converts every value of every row in Python: a uuid.UUID per id, a
-Python loader for each timestamp, JSON decoding per ``emojis``. On
-PostgreSQL ``read_raw`` runs the queryset's own SQL (so the filters are the
-same) with ids and timestamps selected as text and psycopg's C loaders for
-the rest, and ``lines.head_encoder`` takes the text as it is.
+The fast writer takes each message as a head row (``lines.HEAD_ROW``): the
+ids it links and writes, and the JSON text of the fields between them and
+the replies. Through the ORM every value is converted in Python and
+``lines.body`` writes that text. On PostgreSQL ``read_raw`` runs the
+queryset's own SQL (so the filters are the same) and PostgreSQL writes the
+text (``body_sql``), in a process of its own, off the writer's GIL.
 ``ReadAhead`` then runs the reading on a thread with its own connection, so
-PostgreSQL works on the next rows while the writer encodes these.
+PostgreSQL works on the next rows while the writer joins these.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from itertools import islice
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models import TextField
-from django.db.models.functions import Cast
+from django.db.models.expressions import RawSQL
 from psycopg import IsolationLevel
 
-from oasst.trees.models import MessageQuerySet
+from oasst.exports import lines
+from oasst.trees.models import Message, MessageQuerySet
 
 # The columns read per message, in this order (see ``writer._message_head``).
 MESSAGE_COLUMNS = (
@@ -45,54 +46,108 @@ MESSAGE_COLUMNS = (
 )
 TREE_ID = MESSAGE_COLUMNS.index("tree_id")
 RANK = MESSAGE_COLUMNS.index("rank")
-# Read as text by ``read_raw``.
-_TEXT_COLUMNS = ("id", "parent_id", "created_at", "tree_id")
+# What the fast writer reads per message (``lines.HEAD_ROW``): the ids it links
+# and writes, the rank, the tree, and the JSON text of the fields from
+# ``created_date`` to ``model_name`` (``lines.body``); emojis apart, as JSON
+# text or None when there are none.
+HEAD_TREE = 3
 BATCH = 2000
 
 
 def reads_raw(messages: MessageQuerySet) -> bool:
     """Whether ``read_raw`` can read these messages: PostgreSQL, in a UTC session (Django's default).
 
-    Timestamps come as PostgreSQL writes them, which ``lines.isoformat_text``
-    turns into ``isoformat()``'s spelling for UTC only.
+    ``body_sql`` writes timestamps in UTC; the ORM hands them over in the
+    session's time zone, which is UTC unless the database settings say
+    otherwise, and the plain writer writes them so.
     """
     connection = connections[messages.db]
     return connection.vendor == "postgresql" and connection.timezone_name == "UTC"
 
 
 def read_rows(messages: MessageQuerySet, *, raw: bool) -> Iterator[list[tuple]]:
-    """The rows of ``messages`` (``MESSAGE_COLUMNS``) in batches, through ``read_raw`` or the ORM."""
+    """The head rows of ``messages`` in batches, through ``read_raw`` or the ORM and ``lines.body``."""
     if raw:
         yield from read_raw(messages)
         return
+    head_row = lines.head_row
     rows = messages.values_list(*MESSAGE_COLUMNS).iterator(chunk_size=BATCH)
     while batch := list(islice(rows, BATCH)):
-        yield batch
+        yield [head_row(row) for row in batch]
+
+
+def _column(name: str) -> str:
+    """A messages column in PostgreSQL, named as the queryset's SQL names it (the table unaliased)."""
+    return f'"{Message._meta.db_table}"."{Message._meta.get_field(name).column}"'
+
+
+def body_sql() -> str:
+    r"""``lines.body`` in SQL, for PostgreSQL: the same text, byte for byte.
+
+    ``to_json`` escapes a string as json's ``encode_basestring`` does with
+    ``ensure_ascii=False`` (``\"``, ``\\``, the short escapes for \b \f \n
+    \r \t, ``\u00XX`` in lowercase for the other controls, nothing else);
+    the timestamp is ``isoformat()``'s spelling in UTC, whatever the
+    session's time zone; NULLs (a field left out) vanish in ``concat``.
+    """
+    c = _column
+    iso = (
+        f"replace(to_char({c('created_at')} AT TIME ZONE 'UTC', "
+        """'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'), '.000000+', '+')"""
+    )
+
+    def flag(name: str) -> str:
+        return f"""CASE WHEN {c(name)} THEN ',"{name}":true' ELSE ',"{name}":false' END"""
+
+    return (
+        f"""concat(',"created_date":"', {iso}, '","text":', to_json({c("text")})::text, """
+        f"""',"role":', to_json({c("role")})::text, """
+        f"""CASE WHEN {c("lang")} <> '' THEN ',"lang":' || to_json({c("lang")})::text END, """
+        f"""',"review_count":', {c("review_count")}, """
+        # OA writes review_result only when it is true or the message had more than two reviews.
+        f"""CASE WHEN {c("review_result")} OR {c("review_count")} > 2 THEN """
+        f"""CASE WHEN {c("review_result")} THEN ',"review_result":true' """
+        f"""WHEN NOT {c("review_result")} THEN ',"review_result":false' END END, """
+        f"""{flag("deleted")}, ',"rank":' || {c("rank")}, {flag("synthetic")}, """
+        f"""CASE WHEN {c("model_name")} <> '' THEN ',"model_name":' || to_json({c("model_name")})::text END)"""
+    )
 
 
 def read_raw(messages: MessageQuerySet) -> Iterator[list[tuple]]:
-    """The rows of ``messages`` in batches, through a server-side cursor and psycopg's C loaders.
+    """The head rows of ``messages`` in batches; PostgreSQL writes the bodies.
 
-    Ids and ``created_at`` come as text, ``emojis`` as the jsonb's JSON text
-    (Django's loader for jsonb). The cursor lives in a transaction (a
-    savepoint inside one), so PostgreSQL streams the rows as they are fetched
-    instead of first copying them for a cursor held over commits.
+    The queryset's own SQL (so the filters are the same) selects ids as
+    text and each message's ``lines.body`` as PostgreSQL writes it
+    (``body_sql``), so Python only links the trees and writes the ids.
+    The rows are streamed (libpq's chunked mode): PostgreSQL sends them
+    without waiting, where a named cursor waited for a round trip per batch
+    (and for the GIL of the thread that asked), and libpq holds a batch at
+    a time.
     """
     connection = connections[messages.db]
+    c = _column
     selected = messages.values_list(
-        *(Cast(name, TextField()) if name in _TEXT_COLUMNS else name for name in MESSAGE_COLUMNS)
+        *(
+            RawSQL(sql, ())  # noqa: S611 - constant SQL built from the model, no values
+            for sql in (
+                f"{c('id')}::text",
+                f"{c('parent_id')}::text",
+                c("rank"),
+                f"{c('tree_id')}::text",
+                c("user_id"),
+                body_sql(),
+                f"NULLIF({c('emojis')}, '{{}}'::jsonb)::text",
+            )
+        )
     )
     sql, params = selected.query.sql_with_params()
-    with transaction.atomic(using=messages.db), connection.chunked_cursor() as cursor:
-        # Every row is read, so plan for all of them: by default PostgreSQL
-        # plans a cursor for its first tenth, and chose to walk the whole
-        # messages index from its start to reach the page's trees.
-        with connection.cursor() as settings:
-            settings.execute("SET LOCAL cursor_tuple_fraction = 1")
-        cursor.execute(sql, params)
-        named = cursor.cursor
-        while batch := named.fetchmany(BATCH):
-            yield batch
+    with connection.cursor() as cursor:
+        rows = cursor.cursor.stream(sql, params, size=BATCH)
+        try:
+            while batch := list(islice(rows, BATCH)):
+                yield batch
+        finally:
+            rows.close()  # a page left early: psycopg cancels the rest of its query
 
 
 class _Failed:

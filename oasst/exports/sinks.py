@@ -5,7 +5,10 @@ threads lets them run on another core while the writer encodes the next
 lines. ``GzipMembers`` goes further and compresses several chunks at once,
 each as a gzip member of its own: concatenated members are one valid gzip
 file (RFC 1952, section 2.2), which gzip, zcat, Python's ``gzip`` module and
-Hugging Face ``datasets`` read as a whole.
+Hugging Face ``datasets`` read as a whole. The members are deflated by
+ISA-L's igzip (``isal``) where it is installed: about as small as zlib's
+level 6 and several times faster, so the compression no longer takes a core
+of its own from PostgreSQL and the writer.
 """
 
 from __future__ import annotations
@@ -16,10 +19,43 @@ import queue
 import threading
 import zlib
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 LEVEL = 6
+
+
+@dataclass(frozen=True)
+class Deflate:
+    """A gzip compressor for whole members: ``compress(data, level, 31)`` gives one gzip member.
+
+    Each must release the GIL while it works, as zlib does, or the members
+    would not be compressed beside the writer.
+    """
+
+    name: str
+    compress: Callable[[bytes, int, int], bytes]
+    level: int
+
+
+def _deflates() -> dict[str, Deflate]:
+    found = {"zlib": Deflate("zlib", zlib.compress, LEVEL)}
+    try:
+        from isal import isal_zlib
+    except ImportError:  # pragma: no cover - a pinned dependency; zlib still works
+        pass
+    else:
+        # ISA-L's igzip at level 1 writes files within a few percent of zlib's
+        # level 6 (about 1% larger on exports), several times faster.
+        found["isal"] = Deflate("isal", isal_zlib.compress, 1)
+    return found
+
+
+DEFLATES = _deflates()
+# What gzip members are compressed with: ISA-L where it is installed, else zlib.
+DEFLATE = DEFLATES.get("isal", DEFLATES["zlib"])
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -61,15 +97,19 @@ class GzipMembers:
     so the same lines always give the same file.
     """
 
-    def __init__(self, target: BinaryIO, *, workers: int = 2, ahead: int = 4) -> None:
+    def __init__(
+        self, target: BinaryIO, *, workers: int = 2, ahead: int = 4, deflate: Deflate = DEFLATE
+    ) -> None:
         self.target = target
         self.ahead = ahead
+        self.deflate = deflate
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="export-gzip")
         self.pending: deque[Future[bytes]] = deque()
         self.members = 0
 
     def write(self, chunk: bytes) -> None:
-        self.pending.append(self.pool.submit(zlib.compress, chunk, LEVEL, 31))
+        deflate = self.deflate
+        self.pending.append(self.pool.submit(deflate.compress, chunk, deflate.level, 31))
         while len(self.pending) > self.ahead:
             self._write_next()
 
@@ -83,7 +123,7 @@ class GzipMembers:
                 self._write_next()
             if not self.members:
                 # An empty export is still a gzip file: one empty member.
-                self.target.write(zlib.compress(b"", LEVEL, 31))
+                self.target.write(self.deflate.compress(b"", self.deflate.level, 31))
                 self.members += 1
         finally:
             self.pool.shutdown(wait=True, cancel_futures=True)

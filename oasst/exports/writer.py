@@ -1,7 +1,7 @@
 """Write the oasst dataset format (reference/oasst-format.md), streaming, one tree at a time.
 
 Trees are read in keyset pages of ``chunk_size`` ids; the messages of a page
-come through one server-side cursor ordered by tree, and each tree is built,
+come through one query, streamed, ordered by tree, and each tree is built,
 written and dropped before the next one is read. Labels and events, when
 asked for, are read per page. So memory depends on ``chunk_size`` and the
 largest tree, never on the size of the dataset.
@@ -20,17 +20,15 @@ from contextlib import closing
 from dataclasses import dataclass
 from itertools import chain, groupby
 from operator import itemgetter
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from django.db import connections
 
 from oasst.exports import lines
 from oasst.exports.anonymizer import Anonymizer
 from oasst.exports.filters import ExportFilters, select_messages, select_trees
-from oasst.exports.parquet import ParquetSink
 from oasst.exports.rows import (
     MESSAGE_COLUMNS,
-    RANK,
     TREE_ID,
     ReadAhead,
     own_connection,
@@ -39,6 +37,9 @@ from oasst.exports.rows import (
 )
 from oasst.exports.sinks import JsonlSink
 from oasst.trees.models import EmojiReaction, Ranking, TextLabel
+
+if TYPE_CHECKING:
+    from oasst.exports.parquet import ParquetSink
 
 JSONL, PARQUET = "jsonl", "parquet"
 TREE, MESSAGE = "tree", "message"
@@ -103,6 +104,8 @@ class _Ids:
     def __init__(self, anonymizer: Anonymizer | None) -> None:
         self.anonymizer = anonymizer
         self.message: Callable[[object], str] = anonymizer.message if anonymizer else str
+        # For ids written once (the fast writer's messages): no cache to fill.
+        self.message_once: Callable[[object], str] = anonymizer.message_once if anonymizer else str
         self.user: Callable[[object], str] = anonymizer.user if anonymizer else str
 
 
@@ -254,46 +257,6 @@ def build_tree(
     return root
 
 
-def link_tree(
-    rows: Iterable[tuple], head: Callable[[tuple], str], *, labels: dict, events: dict
-) -> tuple[ExportNode | None, int]:
-    """``build_tree`` with each message's fields as JSON text (``lines``); also returns its size.
-
-    The size is the number of messages linked from the prompt, the ones written.
-    """
-    tail = lines.tail_json
-    annotated = bool(labels or events)
-    root: ExportNode | None = None
-    children: dict[object, list[ExportNode]] = defaultdict(list)
-    for row in rows:
-        key = row[0]
-        node = ExportNode(
-            key,
-            row[RANK],
-            head(row),
-            tail(labels.get(key), events.get(key)) if annotated else "",
-        )
-        if row[1] is None:
-            if root is None:
-                root = node
-        else:
-            children[row[1]].append(node)
-    if root is None:
-        return None, 0
-    size = 1
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        replies = children.pop(node.key, None)
-        if replies:
-            if len(replies) > 1:
-                replies.sort(key=_reply_order)
-            node.replies = replies
-            size += len(replies)
-            stack.extend(replies)
-    return root, size
-
-
 def tree_object(root: ExportNode, *, state: str, origin: str, with_replies: bool) -> dict[str, Any]:
     """An ExportMessageTree: the tree id is the prompt's (anonymised) message id."""
 
@@ -396,9 +359,10 @@ def write_dataset(
     Parquet is compressed by its own codec, so ``compress`` only applies to JSONL.
 
     Trees in JSON lines are written ``fast`` unless told otherwise: joined
-    from each message's JSON text (``lines``), on PostgreSQL read past the
-    ORM on a thread and a connection of their own (``rows``), and gzipped in
-    members on two threads (``sinks``).
+    from each message's JSON text (``lines``), which on PostgreSQL the
+    database writes, read past the ORM on a thread and a connection of
+    their own (``rows``), and gzipped in members on two threads, by ISA-L
+    where it is installed (``sinks``).
     ``fast=False`` builds a dict per tree from ORM rows for ``json`` and
     gzips one stream: the same lines, slower; the tests hold the two to the
     same bytes. Parquet and selections of messages are always written plainly.
@@ -413,6 +377,9 @@ def write_dataset(
     ids = _Ids(anonymizer if filters.anonymize else None)
     counts = count_selection(filters)
     if format == PARQUET:
+        # pyarrow takes a fifth of a second to import: only Parquet exports pay for it.
+        from oasst.exports.parquet import ParquetSink
+
         sink: JsonlSink | ParquetSink = ParquetSink(target)
         fast = False  # Parquet takes the rows as dicts
     else:
@@ -543,7 +510,6 @@ def _write_tree_lines(
     """
     messages = select_messages(filters)
     raw = reads_raw(messages)
-    head = lines.head_encoder(ids.message, ids.user)
     if raw and not connections[messages.db].in_atomic_block:
 
         def read_ahead() -> Iterator[Any]:
@@ -554,34 +520,41 @@ def _write_tree_lines(
     else:
         pages = _read_pages(filters, ids, chunk_size, raw=raw)
     with_replies = not filters.prompts_only
+    tree_key = itemgetter(lines.TREE)
     with closing(pages):  # type: ignore[type-var]
         for page in pages:
+            joiner = lines.TreeJoiner(
+                ids.message_once, ids.user, labels=page.labels, events=page.events
+            )
             # This page's rows: the batches up to the end-of-page marker.
             rows = chain.from_iterable(iter(pages.__next__, _END_OF_PAGE))
-            for tree_id, tree_rows in groupby(rows, key=itemgetter(TREE_ID)):
+            for tree_id, tree_rows in groupby(rows, key=tree_key):
                 if filters.limit and counts.trees >= filters.limit:
                     break
                 about = page.about.get(tree_id)
                 if about is None:
                     continue  # it joined the selection after its page was read
-                root, size = link_tree(tree_rows, head, labels=page.labels, events=page.events)
-                if root is None:
-                    continue
-                counts.peak_live_nodes = max(counts.peak_live_nodes, ExportNode.live)
+                # The tree's rows are all it holds: one tree at a time.
+                held = list(tree_rows)
+                counts.peak_live_nodes = max(counts.peak_live_nodes, len(held))
                 state, origin = about
-                written_id = ids.message(root.key)
                 if shape == TREE:
-                    sink.add_line(
-                        lines.tree_line(
-                            root, written_id, state=state, origin=origin, with_replies=with_replies
-                        )
-                    )
+                    tree = joiner.tree(held, with_replies=with_replies)
+                    if tree is None:
+                        continue
+                    written_id, prompt, size = tree
+                    sink.add_line(lines.tree_line(written_id, prompt, state=state, origin=origin))
                 else:
-                    for line in lines.message_lines(root, written_id, state=state):
+                    flat = joiner.messages(held)
+                    if flat is None:
+                        continue
+                    written_id, objects = flat
+                    size = len(objects)
+                    for line in lines.message_lines(written_id, objects, state=state):
                         sink.add_line(line)
                 counts.messages += size
                 counts.trees += 1
-                del root
+                del held
             if progress is not None:
                 progress(counts)
             if filters.limit and counts.trees >= filters.limit:

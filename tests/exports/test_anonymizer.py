@@ -19,4 +19,5 @@ def test_anonymiser_ids_are_hmac_sha256_of_collection_and_id(salt: str) -> None:
         assert anonymizer.user(value) == anonymizer("user", value)
         expected = hmac.new(salt.encode(), f"user:{value}".encode(), hashlib.sha256).hexdigest()
         assert anonymizer.user(value) == expected
+        assert anonymizer.message_once(value) == anonymizer("message", value)
     assert anonymizer.message(42) != anonymizer.user(42)
