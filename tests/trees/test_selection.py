@@ -308,36 +308,49 @@ def test_a_picked_message_is_the_stored_message(small_trees: object) -> None:
     assert not picked._state.adding
 
 
-def test_candidate_queries_are_prepared_with_one_generic_plan_on_postgresql(
+def test_only_sampled_ranking_candidates_are_prepared_with_a_generic_plan_on_postgresql(
     small_trees: object,
 ) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("prepared statements and plan_cache_mode are PostgreSQL's")
     prompt, crowd = growing(small_trees)
     write_reply(crowd[1], prompt, "An answer to review.")
-    parents = selection.extendible_parents(crowd[4], "en")
-    reviews = selection.messages_needing_review(crowd[4], "en", roots=False)
+    sampled = selection.incomplete_rankings(
+        crowd[4], "en", tree_sample=selection.RANKING_TREE_SAMPLE
+    )
+    planned_each_time = {
+        "p.slots < p.cap": selection.extendible_parents(crowd[4], "en"),
+        "m.parent_id IS NOT NULL AND m.tree_id IN": selection.messages_needing_review(
+            crowd[4], "en", roots=False
+        ),
+    }
+    all_rankings = selection.incomplete_rankings(crowd[4], "en")
 
-    def plans(fragment: str, pick: str) -> tuple[int, int]:
-        """Generic and custom plans so far of this session's prepared statements with both texts."""
+    def plans(*fragments: str) -> tuple[int, int]:
+        """Generic and custom plans so far of this session's prepared statements with all texts."""
+        where = " AND ".join(["statement LIKE %s"] * len(fragments))
+        sql = f"SELECT COALESCE(SUM(generic_plans), 0), COALESCE(SUM(custom_plans), 0) FROM pg_prepared_statements WHERE {where}"  # noqa: S608, E501 - placeholders only
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT COALESCE(SUM(generic_plans), 0), COALESCE(SUM(custom_plans), 0)"
-                " FROM pg_prepared_statements WHERE statement LIKE %s AND statement LIKE %s",
-                [f"%{fragment}%", f"%{pick}%"],
-            )
+            cursor.execute(sql, [f"%{fragment}%" for fragment in fragments])
             generic, custom = cursor.fetchone()
         return int(generic), int(custom)
 
     pick = "ORDER BY RANDOM() LIMIT 1"
-    parents_before = plans("p.slots < p.cap", pick)
-    reviews_before = plans("m.parent_id IS NOT NULL AND m.tree_id IN", pick)
+    sample = f"LIMIT {selection.RANKING_TREE_SAMPLE}"
+    sampled_before = plans(sample, pick)
+    rankings_before = plans("AS least_ranked", pick)
+    others_before = {text: plans(text, pick) for text in planned_each_time}
     for _ in range(3):
-        assert parents.pick() is not None
-        assert reviews.pick() is not None
-    parents_after = plans("p.slots < p.cap", pick)
-    reviews_after = plans("m.parent_id IS NOT NULL AND m.tree_id IN", pick)
+        sampled.pick()
+        all_rankings.pick()
+        for candidates in planned_each_time.values():
+            candidates.pick()
+    sampled_after = plans(sample, pick)
+    rankings_after = plans("AS least_ranked", pick)
 
-    assert (parents_after[0] - parents_before[0], parents_after[1] - parents_before[1]) == (3, 0)
-    # The review candidates' generic plan is slow: they are never prepared.
-    assert reviews_after == reviews_before
+    assert (sampled_after[0] - sampled_before[0], sampled_after[1] - sampled_before[1]) == (3, 0)
+    # Every prepared ranking statement is a sampled one.
+    assert rankings_after[0] - rankings_before[0] == 3
+    # Their generic plans ran far slower at scale: they are never prepared.
+    for text, before in others_before.items():
+        assert plans(text, pick) == before, text
