@@ -24,7 +24,7 @@ from django.db.models.expressions import RawSQL
 from psycopg import IsolationLevel
 
 from oasst.exports import lines
-from oasst.trees.models import Message, MessageQuerySet
+from oasst.trees.models import Message, MessageQuerySet, MessageTree, MessageTreeQuerySet
 
 # The columns read per message, in this order (see ``writer._message_head``).
 MESSAGE_COLUMNS = (
@@ -52,6 +52,8 @@ RANK = MESSAGE_COLUMNS.index("rank")
 # text or None when there are none.
 HEAD_TREE = 3
 BATCH = 2000
+# Trees per batch of ``read_trees_raw`` (a tree row holds all its messages).
+TREE_BATCH = 200
 
 
 def reads_raw(messages: MessageQuerySet) -> bool:
@@ -148,6 +150,83 @@ def read_raw(messages: MessageQuerySet) -> Iterator[list[tuple]]:
                 yield batch
         finally:
             rows.close()  # a page left early: psycopg cancels the rest of its query
+
+
+def emojis_sql() -> str:
+    """``lines.emoji_json`` in SQL, for PostgreSQL, where every count is a whole number.
+
+    Empty when no count is above zero; ``jsonb_each`` gives the keys in the
+    order ``jsonb`` prints them, which is the order ``emoji_json`` reads
+    them in, and a whole number prints the same in both. Any other value
+    (a fraction, a string) sends the counts on as JSON, for
+    ``lines.emoji_json`` to write.
+    """
+    emojis = _column("emojis")
+    return (
+        f"CASE WHEN {emojis} <> '{{}}'::jsonb THEN (SELECT CASE WHEN bool_and("  # noqa: S608 - constants
+        """jsonb_typeof(value) = 'number' AND value::text ~ '^-?[0-9]+$') """
+        """THEN ',"emojis":{' || string_agg(to_json(key)::text || ':' || value::text, ',') """
+        f"FILTER (WHERE value <> '0'::jsonb) || '}}' ELSE {emojis}::text END "
+        f"FROM jsonb_each({emojis})) END"
+    )
+
+
+def _literal(separator: str) -> str:
+    """A one-character separator as an SQL string literal (``E'\\x1f'``)."""
+    return f"E'\\x{ord(separator):02x}'"
+
+
+def read_trees_raw(messages: MessageQuerySet, trees: MessageTreeQuerySet) -> Iterator[list[tuple]]:
+    """The selected trees in id order, one row each, in batches; PostgreSQL writes the bodies.
+
+    A row is (tree id, state, origin, packed): ``packed`` holds the tree's
+    ``messages`` (those of ``trees``), each as ``lines.PACKED_FIELDS``
+    joined by ``lines.FIELD``, joined by ``lines.RECORD`` in reply order
+    (rank, unranked last, then creation; prompts by creation). The
+    separators are control characters, which JSON text, ids and numbers
+    never hold raw. One row per tree spares a row's protocol, conversion and
+    Python objects per message; the rows are streamed as in ``read_raw``.
+    """
+    connection = connections[messages.db]
+    c = _column
+    field, record = _literal(lines.FIELD), _literal(lines.RECORD)
+    line = (
+        f"concat({c('id')}::text, {field}, {c('parent_id')}::text, {field}, "
+        f"{c('user_id')}, {field}, {body_sql()}, {field}, {emojis_sql()})"
+    )
+    selected = (
+        messages.filter(tree__in=trees.values("pk"))
+        .order_by()
+        .values_list(
+            *(
+                RawSQL(sql, ())  # noqa: S611 - constant SQL built from the model, no values
+                for sql in (
+                    c("tree_id"),
+                    # Replies by rank, unranked last; prompts (the first one counts) by creation.
+                    f"CASE WHEN {c('parent_id')} IS NOT NULL THEN {c('rank')} END",
+                    c("created_at"),
+                    c("id"),
+                    line,
+                )
+            )
+        )
+    )
+    sql, params = selected.query.sql_with_params()
+    tree = f'"{MessageTree._meta.db_table}"'
+    # The queryset's SQL and constants around it; its values stay parameters.
+    packed = (
+        f'SELECT {tree}."id"::text, {tree}."state", {tree}."origin", '  # noqa: S608
+        f"string_agg(m.line, {record} ORDER BY m.sibling, m.created, m.id) "
+        f"FROM {tree} JOIN ({sql}) AS m (tree, sibling, created, id, line) "
+        f'ON m.tree = {tree}."id" GROUP BY {tree}."id" ORDER BY {tree}."id"'
+    )
+    with connection.cursor() as cursor:
+        rows = cursor.cursor.stream(packed, params, size=TREE_BATCH)
+        try:
+            while batch := list(islice(rows, TREE_BATCH)):
+                yield batch
+        finally:
+            rows.close()  # left early (a limit, a cancellation): psycopg cancels the query
 
 
 class _Failed:

@@ -70,6 +70,17 @@ def plant_variety() -> Garden:
     add_message(tree, deep, "assistant", model_name="", text='"quoted" \\ reply')
     # Rejected after two reviews: OA leaves review_result out (after three it writes false).
     add_message(tree, deep, "assistant", review_result=False, review_count=2, text="spam?")
+    # Counts that are not whole numbers, and counts that are all zero.
+    odd = {
+        "+1": 1.50,
+        '\u00fc"\t': 3,
+        "-1": "2",
+        "x": None,
+        "zero": 0.0,
+        "big": 12345678901234567890,
+    }
+    add_message(tree, deep, "prompter", emojis=odd, text="odd counts")
+    add_message(tree, first, "prompter", emojis={"+1": 0, "-1": 0}, text="no counts")
     add_emoji(first, bob, "+1")
 
     synthetic_tree, synthetic_prompt = make_tree(text="synthetic one")
