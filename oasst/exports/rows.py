@@ -1,12 +1,12 @@
-"""Message rows for the fast writer: through the ORM, or on PostgreSQL through a raw cursor, read ahead.
+"""Message rows for the fast writer: through the ORM, or on PostgreSQL packed by tree, read ahead.
 
 The fast writer takes each message as a head row (``lines.HEAD_ROW``): the
 ids it links and writes, and the JSON text of the fields between them and
 the replies. Through the ORM every value is converted in Python and
-``lines.body`` writes that text. On PostgreSQL ``read_raw`` runs the
+``lines.body`` writes that text. On PostgreSQL ``read_trees_raw`` runs the
 queryset's own SQL (so the filters are the same) and PostgreSQL writes the
-text (``body_sql``), in a process of its own, off the writer's GIL.
-``ReadAhead`` then runs the reading on a thread with its own connection, so
+text (``body_sql``) and packs each tree's messages into one row, in a
+process of its own, off the writer's GIL. ``ReadAhead`` then runs the reading on a thread with its own connection, so
 PostgreSQL works on the next rows while the writer joins these.
 """
 
@@ -46,18 +46,13 @@ MESSAGE_COLUMNS = (
 )
 TREE_ID = MESSAGE_COLUMNS.index("tree_id")
 RANK = MESSAGE_COLUMNS.index("rank")
-# What the fast writer reads per message (``lines.HEAD_ROW``): the ids it links
-# and writes, the rank, the tree, and the JSON text of the fields from
-# ``created_date`` to ``model_name`` (``lines.body``); emojis apart, as JSON
-# text or None when there are none.
-HEAD_TREE = 3
 BATCH = 2000
 # Trees per batch of ``read_trees_raw`` (a tree row holds all its messages).
 TREE_BATCH = 200
 
 
 def reads_raw(messages: MessageQuerySet) -> bool:
-    """Whether ``read_raw`` can read these messages: PostgreSQL, in a UTC session (Django's default).
+    """Whether ``read_trees_raw`` can read these messages: PostgreSQL, in a UTC session (Django's default).
 
     ``body_sql`` writes timestamps in UTC; the ORM hands them over in the
     session's time zone, which is UTC unless the database settings say
@@ -67,11 +62,8 @@ def reads_raw(messages: MessageQuerySet) -> bool:
     return connection.vendor == "postgresql" and connection.timezone_name == "UTC"
 
 
-def read_rows(messages: MessageQuerySet, *, raw: bool) -> Iterator[list[tuple]]:
-    """The head rows of ``messages`` in batches, through ``read_raw`` or the ORM and ``lines.body``."""
-    if raw:
-        yield from read_raw(messages)
-        return
+def read_rows(messages: MessageQuerySet) -> Iterator[list[tuple]]:
+    """The head rows of ``messages`` in batches, through the ORM and ``lines.body``."""
     head_row = lines.head_row
     rows = messages.values_list(*MESSAGE_COLUMNS).iterator(chunk_size=BATCH)
     while batch := list(islice(rows, BATCH)):
@@ -115,43 +107,6 @@ def body_sql() -> str:
     )
 
 
-def read_raw(messages: MessageQuerySet) -> Iterator[list[tuple]]:
-    """The head rows of ``messages`` in batches; PostgreSQL writes the bodies.
-
-    The queryset's own SQL (so the filters are the same) selects ids as
-    text and each message's ``lines.body`` as PostgreSQL writes it
-    (``body_sql``), so Python only links the trees and writes the ids.
-    The rows are streamed (libpq's chunked mode): PostgreSQL sends them
-    without waiting, where a named cursor waited for a round trip per batch
-    (and for the GIL of the thread that asked), and libpq holds a batch at
-    a time.
-    """
-    connection = connections[messages.db]
-    c = _column
-    selected = messages.values_list(
-        *(
-            RawSQL(sql, ())  # noqa: S611 - constant SQL built from the model, no values
-            for sql in (
-                f"{c('id')}::text",
-                f"{c('parent_id')}::text",
-                c("rank"),
-                f"{c('tree_id')}::text",
-                c("user_id"),
-                body_sql(),
-                f"NULLIF({c('emojis')}, '{{}}'::jsonb)::text",
-            )
-        )
-    )
-    sql, params = selected.query.sql_with_params()
-    with connection.cursor() as cursor:
-        rows = cursor.cursor.stream(sql, params, size=BATCH)
-        try:
-            while batch := list(islice(rows, BATCH)):
-                yield batch
-        finally:
-            rows.close()  # a page left early: psycopg cancels the rest of its query
-
-
 def emojis_sql() -> str:
     """``lines.emoji_json`` in SQL, for PostgreSQL, where every count is a whole number.
 
@@ -185,7 +140,13 @@ def read_trees_raw(messages: MessageQuerySet, trees: MessageTreeQuerySet) -> Ite
     (rank, unranked last, then creation; prompts by creation). The
     separators are control characters, which JSON text, ids and numbers
     never hold raw. One row per tree spares a row's protocol, conversion and
-    Python objects per message; the rows are streamed as in ``read_raw``.
+    Python objects per message. The messages are the queryset's own SQL (so
+    the filters are the same).
+
+    The rows are streamed (libpq's chunked mode): PostgreSQL sends them
+    without waiting, where a named cursor waited for a round trip per batch
+    (and for the GIL of the thread that asked), and libpq holds a batch at
+    a time.
     """
     connection = connections[messages.db]
     c = _column

@@ -3,8 +3,11 @@
 Trees are read in keyset pages of ``chunk_size`` ids; the messages of a page
 come through one query, streamed, ordered by tree, and each tree is built,
 written and dropped before the next one is read. Labels and events, when
-asked for, are read per page. So memory depends on ``chunk_size`` and the
-largest tree, never on the size of the dataset.
+asked for, are read per page. On PostgreSQL the fast writer reads a row per
+tree instead (its messages packed by the database), in one streamed query
+for the whole selection when there are no labels or events to read by
+page. So memory depends on ``chunk_size`` and the largest tree, never on
+the size of the dataset.
 
 Two writers share this: the plain one builds a dict per tree for ``json``
 (``_write_trees``, also for Parquet and selections of messages); the fast
@@ -356,13 +359,14 @@ def write_dataset(
 ) -> ExportCounts:
     """Stream the selected data to ``target`` in the given format and shape; returns the counts.
 
-    ``progress`` is called after each page (and may raise ``ExportCancelled``).
+    ``progress`` is called after each page, or on the fast path after every
+    ``chunk_size`` trees and at the end (and may raise ``ExportCancelled``).
     Parquet is compressed by its own codec, so ``compress`` only applies to JSONL.
 
     Trees in JSON lines are written ``fast`` unless told otherwise: joined
     from each message's JSON text (``lines``), which on PostgreSQL the
-    database writes, read past the ORM on a thread and a connection of
-    their own (``rows``), and gzipped in members on two threads, by ISA-L
+    database writes and packs by tree, read past the ORM on a thread and a
+    connection of their own (``rows``), and gzipped in members on two threads, by ISA-L
     where it is installed (``sinks``).
     ``fast=False`` builds a dict per tree from ORM rows for ``json`` and
     gzips one stream: the same lines, slower; the tests hold the two to the
@@ -503,7 +507,7 @@ def _read_pages(
         if raw:
             yield from read_trees_raw(messages, in_page)
         else:
-            yield from read_rows(messages.filter(tree__in=in_page.values("pk")), raw=False)
+            yield from read_rows(messages.filter(tree__in=in_page.values("pk")))
         yield _END_OF_PAGE
 
 

@@ -266,6 +266,20 @@ def test_fast_writer_still_holds_one_tree_at_a_time(db: None) -> None:
     assert ExportNode.live == 0
 
 
+def test_fast_writer_reports_progress_every_chunk_of_trees_and_at_the_end(db: None) -> None:
+    for n in range(7):
+        make_tree(text=f"prompt {n}")
+    seen: list[tuple[int, int | None]] = []
+    write_dataset(
+        io.BytesIO(),
+        parse_filters({}),
+        chunk_size=3,
+        fast=True,
+        progress=lambda counts: seen.append((counts.trees, counts.trees_total)),
+    )
+    assert seen == [(3, 7), (6, 7), (7, 7)]
+
+
 # --- PostgreSQL: rows read on a thread with a connection of its own -------------------
 
 
