@@ -31,6 +31,14 @@ _BOOL = {True: "true", False: "false"}
 HEAD_ROW = ("id", "parent_id", "rank", "tree_id", "user_id", "body", "emojis")
 TREE = HEAD_ROW.index("tree_id")
 
+# A tree as PostgreSQL packs it (``rows.read_trees_raw``): its messages in
+# reply order, joined by RECORD, each of them these fields joined by FIELD,
+# as text ("" for a prompt's parent and for no emojis; the emojis field as
+# ``emoji_json`` takes it). JSON text never holds
+# a raw control character, and ids and numbers hold none either.
+PACKED_FIELDS = ("id", "parent_id", "user_id", "body", "emojis")
+FIELD, RECORD = "\x1f", "\x1e"
+
 
 def body(row: tuple) -> str:
     """The JSON text of a message's fields from ``created_date`` to ``model_name``, from an ORM row.
@@ -79,8 +87,14 @@ def head_row(row: tuple) -> tuple:
 
 
 def emoji_json(emojis: dict | str) -> str:
-    """The ``emojis`` field: the counts that are not zero, when there are any."""
+    """The ``emojis`` field: the counts that are not zero, when there are any.
+
+    ``emojis`` is a dict, its JSON text, or the field already written
+    (by ``rows.emojis_sql``, starting with its comma), which is kept.
+    """
     if emojis.__class__ is str:
+        if emojis[0] == ",":  # type: ignore[index]
+            return emojis  # type: ignore[return-value]
         emojis = _loads(emojis)
         if not emojis:
             return ""
@@ -196,6 +210,59 @@ class TreeJoiner:
 
         return written, node(root, written, ""), size
 
+    def packed_tree(self, packed: str, *, with_replies: bool) -> tuple[str, str, int] | None:
+        """``tree`` for a packed tree (``PACKED_FIELDS``), whose messages come in reply order."""
+        root = None
+        children: dict[str, list[list[str]]] = {}
+        for text in packed.split(RECORD):
+            message = text.split(FIELD)
+            parent = message[1]
+            if not parent:
+                if root is None:
+                    root = message
+            elif parent in children:
+                children[parent].append(message)
+            else:
+                children[parent] = [message]
+        if root is None:
+            return None
+        message_id, user_id, pop, emojis_of = (
+            self.message_id,
+            self.user_id,
+            children.pop,
+            emoji_json,
+        )
+        tail = self._tail if self.labels or self.events else None
+        written = message_id(root[0])
+        if not with_replies:
+            key, _parent, user, body, emojis = root
+            return (
+                written,
+                f'{{"message_id":"{written}","user_id":"{user_id(user)}"{body}'
+                f"{emojis and emojis_of(emojis)}{'' if tail is None else tail(key)}}}",
+                1,
+            )
+        size = 1
+
+        # The hot loop of an export: everything it calls is bound above.
+        def node(message: list[str], written: str, parent_part: str) -> str:
+            nonlocal size
+            key, _parent, user, body, emojis = message
+            replies = pop(key, None)
+            if replies:
+                size += len(replies)
+                part = f',"parent_id":"{written}"'
+                inner = ",".join([node(reply, message_id(reply[0]), part) for reply in replies])
+            else:
+                inner = ""
+            return (
+                f'{{"message_id":"{written}"{parent_part},"user_id":"{user_id(user)}"{body}'
+                f"{emojis and emojis_of(emojis)}"
+                f',"replies":[{inner}]{"" if tail is None else tail(key)}}}'
+            )
+
+        return written, node(root, written, ""), size
+
     def messages(self, rows: Iterable[tuple]) -> tuple[str, list[str]] | None:
         """The prompt's written id and each message's JSON object (unclosed), depth-first."""
         root, children = self._link(rows)
@@ -215,6 +282,15 @@ class TreeJoiner:
                     replies.sort(key=_reply_order)
                 stack.extend((reply, message_id(reply[0]), written) for reply in reversed(replies))
         return tree_id, objects
+
+
+def unpack(packed: str, tree_id: str) -> list[tuple]:
+    """A packed tree's messages as ``HEAD_ROW`` rows, in reply order (their rank left out: None)."""
+    rows = []
+    for text in packed.split(RECORD):
+        key, parent, user, body, emojis = text.split(FIELD)
+        rows.append((key, parent or None, None, tree_id, user, body, emojis or None))
+    return rows
 
 
 def tree_line(tree_id: str, prompt: str, *, state: str, origin: str) -> str:

@@ -1,12 +1,12 @@
-"""Message rows for the fast writer: through the ORM, or on PostgreSQL through a raw cursor, read ahead.
+"""Message rows for the fast writer: through the ORM, or on PostgreSQL packed by tree, read ahead.
 
 The fast writer takes each message as a head row (``lines.HEAD_ROW``): the
 ids it links and writes, and the JSON text of the fields between them and
 the replies. Through the ORM every value is converted in Python and
-``lines.body`` writes that text. On PostgreSQL ``read_raw`` runs the
+``lines.body`` writes that text. On PostgreSQL ``read_trees_raw`` runs the
 queryset's own SQL (so the filters are the same) and PostgreSQL writes the
-text (``body_sql``), in a process of its own, off the writer's GIL.
-``ReadAhead`` then runs the reading on a thread with its own connection, so
+text (``body_sql``) and packs each tree's messages into one row, in a
+process of its own, off the writer's GIL. ``ReadAhead`` then runs the reading on a thread with its own connection, so
 PostgreSQL works on the next rows while the writer joins these.
 """
 
@@ -24,7 +24,7 @@ from django.db.models.expressions import RawSQL
 from psycopg import IsolationLevel
 
 from oasst.exports import lines
-from oasst.trees.models import Message, MessageQuerySet
+from oasst.trees.models import Message, MessageQuerySet, MessageTree, MessageTreeQuerySet
 
 # The columns read per message, in this order (see ``writer._message_head``).
 MESSAGE_COLUMNS = (
@@ -46,16 +46,13 @@ MESSAGE_COLUMNS = (
 )
 TREE_ID = MESSAGE_COLUMNS.index("tree_id")
 RANK = MESSAGE_COLUMNS.index("rank")
-# What the fast writer reads per message (``lines.HEAD_ROW``): the ids it links
-# and writes, the rank, the tree, and the JSON text of the fields from
-# ``created_date`` to ``model_name`` (``lines.body``); emojis apart, as JSON
-# text or None when there are none.
-HEAD_TREE = 3
 BATCH = 2000
+# Trees per batch of ``read_trees_raw`` (a tree row holds all its messages).
+TREE_BATCH = 200
 
 
 def reads_raw(messages: MessageQuerySet) -> bool:
-    """Whether ``read_raw`` can read these messages: PostgreSQL, in a UTC session (Django's default).
+    """Whether ``read_trees_raw`` can read these messages: PostgreSQL, in a UTC session (Django's default).
 
     ``body_sql`` writes timestamps in UTC; the ORM hands them over in the
     session's time zone, which is UTC unless the database settings say
@@ -65,11 +62,8 @@ def reads_raw(messages: MessageQuerySet) -> bool:
     return connection.vendor == "postgresql" and connection.timezone_name == "UTC"
 
 
-def read_rows(messages: MessageQuerySet, *, raw: bool) -> Iterator[list[tuple]]:
-    """The head rows of ``messages`` in batches, through ``read_raw`` or the ORM and ``lines.body``."""
-    if raw:
-        yield from read_raw(messages)
-        return
+def read_rows(messages: MessageQuerySet) -> Iterator[list[tuple]]:
+    """The head rows of ``messages`` in batches, through the ORM and ``lines.body``."""
     head_row = lines.head_row
     rows = messages.values_list(*MESSAGE_COLUMNS).iterator(chunk_size=BATCH)
     while batch := list(islice(rows, BATCH)):
@@ -113,12 +107,42 @@ def body_sql() -> str:
     )
 
 
-def read_raw(messages: MessageQuerySet) -> Iterator[list[tuple]]:
-    """The head rows of ``messages`` in batches; PostgreSQL writes the bodies.
+def emojis_sql() -> str:
+    """``lines.emoji_json`` in SQL, for PostgreSQL, where every count is a whole number.
 
-    The queryset's own SQL (so the filters are the same) selects ids as
-    text and each message's ``lines.body`` as PostgreSQL writes it
-    (``body_sql``), so Python only links the trees and writes the ids.
+    Empty when no count is above zero; ``jsonb_each`` gives the keys in the
+    order ``jsonb`` prints them, which is the order ``emoji_json`` reads
+    them in, and a whole number prints the same in both. Any other value
+    (a fraction, a string) sends the counts on as JSON, for
+    ``lines.emoji_json`` to write.
+    """
+    emojis = _column("emojis")
+    return (
+        f"CASE WHEN {emojis} <> '{{}}'::jsonb THEN (SELECT CASE WHEN bool_and("  # noqa: S608 - constants
+        """jsonb_typeof(value) = 'number' AND value::text ~ '^-?[0-9]+$') """
+        """THEN ',"emojis":{' || string_agg(to_json(key)::text || ':' || value::text, ',') """
+        f"FILTER (WHERE value <> '0'::jsonb) || '}}' ELSE {emojis}::text END "
+        f"FROM jsonb_each({emojis})) END"
+    )
+
+
+def _literal(separator: str) -> str:
+    """A one-character separator as an SQL string literal (``E'\\x1f'``)."""
+    return f"E'\\x{ord(separator):02x}'"
+
+
+def read_trees_raw(messages: MessageQuerySet, trees: MessageTreeQuerySet) -> Iterator[list[tuple]]:
+    """The selected trees in id order, one row each, in batches; PostgreSQL writes the bodies.
+
+    A row is (tree id, state, origin, packed): ``packed`` holds the tree's
+    ``messages`` (those of ``trees``), each as ``lines.PACKED_FIELDS``
+    joined by ``lines.FIELD``, joined by ``lines.RECORD`` in reply order
+    (rank, unranked last, then creation; prompts by creation). The
+    separators are control characters, which JSON text, ids and numbers
+    never hold raw. One row per tree spares a row's protocol, conversion and
+    Python objects per message. The messages are the queryset's own SQL (so
+    the filters are the same).
+
     The rows are streamed (libpq's chunked mode): PostgreSQL sends them
     without waiting, where a named cursor waited for a round trip per batch
     (and for the GIL of the thread that asked), and libpq holds a batch at
@@ -126,28 +150,49 @@ def read_raw(messages: MessageQuerySet) -> Iterator[list[tuple]]:
     """
     connection = connections[messages.db]
     c = _column
-    selected = messages.values_list(
-        *(
-            RawSQL(sql, ())  # noqa: S611 - constant SQL built from the model, no values
-            for sql in (
-                f"{c('id')}::text",
-                f"{c('parent_id')}::text",
-                c("rank"),
-                f"{c('tree_id')}::text",
-                c("user_id"),
-                body_sql(),
-                f"NULLIF({c('emojis')}, '{{}}'::jsonb)::text",
+    field, record = _literal(lines.FIELD), _literal(lines.RECORD)
+    line = (
+        f"concat({c('id')}::text, {field}, {c('parent_id')}::text, {field}, "
+        f"{c('user_id')}, {field}, {body_sql()}, {field}, {emojis_sql()})"
+    )
+    selected = (
+        messages.filter(tree__in=trees.values("pk"))
+        .order_by()
+        .values_list(
+            *(
+                RawSQL(sql, ())  # noqa: S611 - constant SQL built from the model, no values
+                for sql in (
+                    c("tree_id"),
+                    # Replies by rank, unranked last; prompts (the first one counts) by creation.
+                    f"CASE WHEN {c('parent_id')} IS NOT NULL THEN {c('rank')} END",
+                    c("created_at"),
+                    c("id"),
+                    line,
+                )
             )
         )
     )
     sql, params = selected.query.sql_with_params()
+    tree = f'"{MessageTree._meta.db_table}"'
+    # The queryset's SQL and constants around it; its values stay parameters.
+    packed = (
+        f'SELECT {tree}."id"::text, {tree}."state", {tree}."origin", '  # noqa: S608
+        f"string_agg(m.line, {record} ORDER BY m.sibling, m.created, m.id) "
+        f"FROM {tree} JOIN ({sql}) AS m (tree, sibling, created, id, line) "
+        f'ON m.tree = {tree}."id" GROUP BY {tree}."id" ORDER BY {tree}."id"'
+    )
     with connection.cursor() as cursor:
-        rows = cursor.cursor.stream(sql, params, size=BATCH)
+        # The plan's cost is high enough for PostgreSQL to compile it with
+        # LLVM, which takes longer (half a second) than it saves on these
+        # string functions. Always run in a transaction (``own_connection``
+        # or the caller's), so this lasts until its end.
+        cursor.execute("SET LOCAL jit = off")
+        rows = cursor.cursor.stream(packed, params, size=TREE_BATCH)
         try:
-            while batch := list(islice(rows, BATCH)):
+            while batch := list(islice(rows, TREE_BATCH)):
                 yield batch
         finally:
-            rows.close()  # a page left early: psycopg cancels the rest of its query
+            rows.close()  # left early (a limit, a cancellation): psycopg cancels the query
 
 
 class _Failed:

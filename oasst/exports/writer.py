@@ -3,8 +3,11 @@
 Trees are read in keyset pages of ``chunk_size`` ids; the messages of a page
 come through one query, streamed, ordered by tree, and each tree is built,
 written and dropped before the next one is read. Labels and events, when
-asked for, are read per page. So memory depends on ``chunk_size`` and the
-largest tree, never on the size of the dataset.
+asked for, are read per page. On PostgreSQL the fast writer reads a row per
+tree instead (its messages packed by the database), in one streamed query
+for the whole selection when there are no labels or events to read by
+page. So memory depends on ``chunk_size`` and the largest tree, never on
+the size of the dataset.
 
 Two writers share this: the plain one builds a dict per tree for ``json``
 (``_write_trees``, also for Parquet and selections of messages); the fast
@@ -33,6 +36,7 @@ from oasst.exports.rows import (
     ReadAhead,
     own_connection,
     read_rows,
+    read_trees_raw,
     reads_raw,
 )
 from oasst.exports.sinks import JsonlSink
@@ -355,13 +359,14 @@ def write_dataset(
 ) -> ExportCounts:
     """Stream the selected data to ``target`` in the given format and shape; returns the counts.
 
-    ``progress`` is called after each page (and may raise ``ExportCancelled``).
+    ``progress`` is called after each page, or on the fast path after every
+    ``chunk_size`` trees and at the end (and may raise ``ExportCancelled``).
     Parquet is compressed by its own codec, so ``compress`` only applies to JSONL.
 
     Trees in JSON lines are written ``fast`` unless told otherwise: joined
     from each message's JSON text (``lines``), which on PostgreSQL the
-    database writes, read past the ORM on a thread and a connection of
-    their own (``rows``), and gzipped in members on two threads, by ISA-L
+    database writes and packs by tree, read past the ORM on a thread and a
+    connection of their own (``rows``), and gzipped in members on two threads, by ISA-L
     where it is installed (``sinks``).
     ``fast=False`` builds a dict per tree from ORM rows for ``json`` and
     gzips one stream: the same lines, slower; the tests hold the two to the
@@ -451,11 +456,12 @@ def _write_trees(
 
 @dataclass
 class _Page:
-    """A keyset page of trees: each tree's (state, origin), and the page's labels and events."""
+    """Trees read together, with their labels and events; ``about`` gives each tree's
+    (state, origin) when the rows do not carry it (message rows)."""
 
-    about: dict[Any, tuple[str, str]]
     labels: dict
     events: dict
+    about: dict[Any, tuple[str, str]] | None = None
 
 
 _END_OF_PAGE = object()
@@ -464,13 +470,24 @@ _END_OF_PAGE = object()
 def _read_pages(
     filters: ExportFilters, ids: _Ids, chunk_size: int, *, raw: bool
 ) -> Iterator[_Page | list[tuple] | object]:
-    """The selection page by page: a ``_Page``, its message rows in batches, ``_END_OF_PAGE``.
+    """The selection page by page: a ``_Page``, its rows in batches, ``_END_OF_PAGE``.
 
-    Raw rows carry ids as text, so the page's dicts are then keyed by text too.
+    Raw, the rows are trees (``read_trees_raw``), keyed by their ids as text,
+    and the whole selection is one page, one query, unless labels or events
+    are asked for: those are read by pages of ``chunk_size`` trees, with the
+    page's trees. Through the ORM the rows are messages (``read_rows``),
+    read by pages of ``chunk_size`` trees.
     """
     key: Callable[[Any], Any] = str if raw else _same
     trees = select_trees(filters)
-    messages = select_messages(filters).order_by("tree_id", "created_at", "id")
+    messages = select_messages(filters)
+    if raw and not (filters.labels or filters.events):
+        yield _Page(labels={}, events={})
+        yield from read_trees_raw(messages, trees)
+        yield _END_OF_PAGE
+        return
+    if not raw:
+        messages = messages.order_by("tree_id", "created_at", "id")
     after = None
     for page in _tree_pages(filters, chunk_size):
         tree_ids = [tree_id for tree_id, _state, _origin in page]
@@ -481,15 +498,26 @@ def _read_pages(
             in_page = in_page.filter(pk__gt=after)
         after = tree_ids[-1]
         yield _Page(
-            about={key(tree_id): (state, origin) for tree_id, state, origin in page},
             labels=_keyed(read_labels(None, tree_ids=tree_ids), key) if filters.labels else {},
             events=(
                 _keyed(read_events(ids, None, tree_ids=tree_ids), key) if filters.events else {}
             ),
+            about=None if raw else {tree_id: (state, origin) for tree_id, state, origin in page},
         )
-        page_messages = messages.filter(tree__in=in_page.values("pk"))
-        yield from read_rows(page_messages, raw=raw)
+        if raw:
+            yield from read_trees_raw(messages, in_page)
+        else:
+            yield from read_rows(messages.filter(tree__in=in_page.values("pk")))
         yield _END_OF_PAGE
+
+
+def _message_trees(rows: Iterable[tuple], about: dict) -> Iterator[tuple[Any, str, str, list]]:
+    """Message rows grouped into (tree id, state, origin, the tree's rows), one tree at a time."""
+    for tree_id, tree_rows in groupby(rows, key=itemgetter(lines.TREE)):
+        tree = about.get(tree_id)
+        if tree is not None:  # else it joined the selection after its page was read
+            state, origin = tree
+            yield tree_id, state, origin, list(tree_rows)
 
 
 def _write_tree_lines(
@@ -507,6 +535,7 @@ def _write_tree_lines(
     On PostgreSQL, outside a transaction, the pages are read on a thread with
     a connection of its own (``ReadAhead``); inside one (tests, or a caller's
     transaction) they are read here, where the transaction's rows are visible.
+    ``progress`` is called after every ``chunk_size`` trees read, and at the end.
     """
     messages = select_messages(filters)
     raw = reads_raw(messages)
@@ -520,7 +549,7 @@ def _write_tree_lines(
     else:
         pages = _read_pages(filters, ids, chunk_size, raw=raw)
     with_replies = not filters.prompts_only
-    tree_key = itemgetter(lines.TREE)
+    read = 0
     with closing(pages):  # type: ignore[type-var]
         for page in pages:
             joiner = lines.TreeJoiner(
@@ -528,37 +557,44 @@ def _write_tree_lines(
             )
             # This page's rows: the batches up to the end-of-page marker.
             rows = chain.from_iterable(iter(pages.__next__, _END_OF_PAGE))
-            for tree_id, tree_rows in groupby(rows, key=tree_key):
+            trees = rows if page.about is None else _message_trees(rows, page.about)
+            for tree_id, state, origin, held in trees:
                 if filters.limit and counts.trees >= filters.limit:
                     break
-                about = page.about.get(tree_id)
-                if about is None:
-                    continue  # it joined the selection after its page was read
-                # The tree's rows are all it holds: one tree at a time.
-                held = list(tree_rows)
-                counts.peak_live_nodes = max(counts.peak_live_nodes, len(held))
-                state, origin = about
+                read += 1
+                # The tree's rows (or packed text) are all it holds: one tree at a time.
+                live = held.count(lines.RECORD) + 1 if page.about is None else len(held)
+                counts.peak_live_nodes = max(counts.peak_live_nodes, live)
                 if shape == TREE:
-                    tree = joiner.tree(held, with_replies=with_replies)
-                    if tree is None:
-                        continue
-                    written_id, prompt, size = tree
-                    sink.add_line(lines.tree_line(written_id, prompt, state=state, origin=origin))
+                    tree = (
+                        joiner.packed_tree(held, with_replies=with_replies)
+                        if page.about is None
+                        else joiner.tree(held, with_replies=with_replies)
+                    )
+                    if tree is not None:
+                        written_id, prompt, size = tree
+                        sink.add_line(
+                            lines.tree_line(written_id, prompt, state=state, origin=origin)
+                        )
+                        counts.messages += size
+                        counts.trees += 1
                 else:
-                    flat = joiner.messages(held)
-                    if flat is None:
-                        continue
-                    written_id, objects = flat
-                    size = len(objects)
-                    for line in lines.message_lines(written_id, objects, state=state):
-                        sink.add_line(line)
-                counts.messages += size
-                counts.trees += 1
+                    flat = joiner.messages(
+                        lines.unpack(held, tree_id) if page.about is None else held
+                    )
+                    if flat is not None:
+                        written_id, objects = flat
+                        for line in lines.message_lines(written_id, objects, state=state):
+                            sink.add_line(line)
+                        counts.messages += len(objects)
+                        counts.trees += 1
                 del held
-            if progress is not None:
-                progress(counts)
+                if progress is not None and read % chunk_size == 0:
+                    progress(counts)
             if filters.limit and counts.trees >= filters.limit:
-                return
+                break
+    if progress is not None and read % chunk_size:
+        progress(counts)
 
 
 def _same(value: object) -> object:

@@ -70,6 +70,17 @@ def plant_variety() -> Garden:
     add_message(tree, deep, "assistant", model_name="", text='"quoted" \\ reply')
     # Rejected after two reviews: OA leaves review_result out (after three it writes false).
     add_message(tree, deep, "assistant", review_result=False, review_count=2, text="spam?")
+    # Counts that are not whole numbers, and counts that are all zero.
+    odd = {
+        "+1": 1.50,
+        '\u00fc"\t': 3,
+        "-1": "2",
+        "x": None,
+        "zero": 0.0,
+        "big": 12345678901234567890,
+    }
+    add_message(tree, deep, "prompter", emojis=odd, text="odd counts")
+    add_message(tree, first, "prompter", emojis={"+1": 0, "-1": 0}, text="no counts")
     add_emoji(first, bob, "+1")
 
     synthetic_tree, synthetic_prompt = make_tree(text="synthetic one")
@@ -253,6 +264,20 @@ def test_fast_writer_still_holds_one_tree_at_a_time(db: None) -> None:
     assert counts.trees == 30 and counts.messages == 120
     assert counts.peak_live_nodes == 4
     assert ExportNode.live == 0
+
+
+def test_fast_writer_reports_progress_every_chunk_of_trees_and_at_the_end(db: None) -> None:
+    for n in range(7):
+        make_tree(text=f"prompt {n}")
+    seen: list[tuple[int, int | None]] = []
+    write_dataset(
+        io.BytesIO(),
+        parse_filters({}),
+        chunk_size=3,
+        fast=True,
+        progress=lambda counts: seen.append((counts.trees, counts.trees_total)),
+    )
+    assert seen == [(3, 7), (6, 7), (7, 7)]
 
 
 # --- PostgreSQL: rows read on a thread with a connection of its own -------------------
