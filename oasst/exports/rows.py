@@ -6,8 +6,9 @@ the replies. Through the ORM every value is converted in Python and
 ``lines.body`` writes that text. On PostgreSQL ``read_trees_raw`` runs the
 queryset's own SQL (so the filters are the same) and PostgreSQL writes the
 text (``body_sql``) and packs each tree's messages into one row, in a
-process of its own, off the writer's GIL. ``ReadAhead`` then runs the reading on a thread with its own connection, so
-PostgreSQL works on the next rows while the writer joins these.
+process of its own, off the writer's GIL. ``ReadAhead`` then runs the
+reading on a thread with its own connection, so PostgreSQL works on the
+next rows while the writer joins these.
 """
 
 from __future__ import annotations

@@ -366,8 +366,8 @@ def write_dataset(
     Trees in JSON lines are written ``fast`` unless told otherwise: joined
     from each message's JSON text (``lines``), which on PostgreSQL the
     database writes and packs by tree, read past the ORM on a thread and a
-    connection of their own (``rows``), and gzipped in members on two threads, by ISA-L
-    where it is installed (``sinks``).
+    connection of their own (``rows``), and gzipped in members on two
+    threads, by ISA-L where it is installed (``sinks``).
     ``fast=False`` builds a dict per tree from ORM rows for ``json`` and
     gzips one stream: the same lines, slower; the tests hold the two to the
     same bytes. Parquet and selections of messages are always written plainly.
