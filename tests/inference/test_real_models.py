@@ -92,3 +92,46 @@ def test_a_prompt_joining_a_session_decodes_as_it_would_alone(demo_model_dir: Pa
         together = greedy(session, 2, 5)
     assert first + together[0] == alone[0][:8]
     assert together[1] == alone[1][:5]
+
+
+def test_the_kv_cache_grows_in_place_and_decodes_as_a_whole_recompute(
+    demo_model_dir: Path,
+) -> None:
+    import torch
+
+    from oasst.inference.backends import load_backend
+    from oasst.inference.backends.hf import ROOM, GrowingLayer
+
+    backend = load_backend(hf(demo_model_dir), max_batch=4)
+    prompts = [backend.tokenizer.encode(p) for p in ("Hello!", "What is the capital of Spain?")]
+
+    def whole(ids: list[int]) -> torch.Tensor:
+        """The next token's logits from the whole sequence, without any cache."""
+        return backend.model(input_ids=torch.tensor([ids])).logits[0, -1].float()
+
+    def step(session: object, sequences: list[list[int]]) -> None:
+        """Check every row's logits against a whole recompute, then feed its best token."""
+        logits = session.logits()
+        for row, ids in enumerate(sequences):
+            assert torch.allclose(logits[row], whole(ids), atol=1e-4), (row, len(ids))
+        tokens = [int(t) for t in torch.argmax(logits, dim=-1)]
+        for ids, token in zip(sequences, tokens, strict=True):
+            ids.append(token)
+        session.advance(tokens)
+
+    with torch.inference_mode():
+        session = backend.start([prompts[0]])
+        layers = session.cache.layers
+        assert all(type(layer) is GrowingLayer for layer in layers)
+        room = layers[0]._keys.shape[-2]
+        first = list(prompts[0])
+        for _ in range(room - len(prompts[0]) + 5):  # past the first buffers: they grow
+            step(session, [first])
+        assert session.cache.layers[0]._keys.shape[-2] > room
+        second = list(prompts[1])
+        assert session.join([second])  # a new row, merged into the grown cache
+        for _ in range(ROOM // 2):
+            step(session, [first, second])
+        session.keep([1])  # the first row ends; the second goes on alone
+        for _ in range(5):
+            step(session, [second])

@@ -4,6 +4,10 @@ Sequences are left-padded, so every row's next token sits in the last
 column; position ids follow the attention mask so padding does not shift a
 row's positions. The KV cache is kept between steps and rows are dropped from
 it in place when they finish; new rows are prefilled alone and merged into it.
+Its keys and values live in buffers with room to spare (``GrowingLayer``): a
+step writes its column in place, where transformers' own layer copies the
+whole cache to append one column (a cost that grows with the batch and the
+answer's length).
 """
 
 from __future__ import annotations
@@ -14,6 +18,55 @@ from transformers.cache_utils import DynamicLayer
 
 from oasst.inference.backends import BackendUnavailable
 from oasst.inference.specs import ModelSpec
+
+# Columns of room a layer's buffers get past what they hold, at the least;
+# when full they grow by as many columns as they hold (a copy per doubling).
+ROOM = 64
+
+
+class GrowingLayer(DynamicLayer):
+    """One layer's keys and values, ``[batch, heads, length, head_dim]``, in larger buffers.
+
+    ``keys`` and ``values`` are views of the first ``length`` columns, which is
+    what the model attends to; ``update`` writes the new columns after them.
+    """
+
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor) -> None:
+        super().__init__()
+        self.dtype, self.device = keys.dtype, keys.device
+        self.is_initialized = True
+        self._hold(keys, values)
+
+    def _hold(self, keys: torch.Tensor, values: torch.Tensor, *, more: int = 0) -> None:
+        """Copy ``keys`` and ``values`` into new buffers with room for ``more`` columns and then some."""
+        self.length = keys.shape[-2]
+        size = self.length + max(more, ROOM, self.length)
+        self._keys = keys.new_empty((*keys.shape[:-2], size, keys.shape[-1]))
+        self._values = values.new_empty((*values.shape[:-2], size, values.shape[-1]))
+        self._keys[..., : self.length, :] = keys
+        self._values[..., : self.length, :] = values
+        self._view()
+
+    def _view(self) -> None:
+        self.keys = self._keys[..., : self.length, :]
+        self.values = self._values[..., : self.length, :]
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args: object, **kwargs: object
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        end = self.length + key_states.shape[-2]
+        if end > self._keys.shape[-2]:
+            self._hold(self.keys, self.values, more=key_states.shape[-2])
+        self._keys[..., self.length : end, :] = key_states
+        self._values[..., self.length : end, :] = value_states
+        self.length = end
+        self._view()
+        return self.keys, self.values
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        self._keys = self._keys[indices, ...]
+        self._values = self._values[indices, ...]
+        self._view()
 
 
 class HFSession:
@@ -37,6 +90,9 @@ class HFSession:
                 use_cache=True,
             )
         self.cache = out.past_key_values
+        layers = getattr(self.cache, "layers", None)
+        if layers and all(type(layer) is DynamicLayer for layer in layers):
+            self.cache.layers = [GrowingLayer(layer.keys, layer.values) for layer in layers]
         self._logits = out.logits[:, -1, :].float()
 
     def logits(self) -> torch.Tensor:
@@ -66,14 +122,14 @@ class HFSession:
         decoding are not computed again.
         """
         layers = getattr(self.cache, "layers", None)
-        if not layers or any(type(layer) is not DynamicLayer for layer in layers):
+        if not layers or any(type(layer) is not GrowingLayer for layer in layers):
             return False
         other = HFSession(self.backend, prompts)
         width = max(self.mask.shape[-1], other.mask.shape[-1])
         for mine, theirs in zip(layers, other.cache.layers, strict=True):
-            mine.keys = torch.cat([_left_pad(mine.keys, width), _left_pad(theirs.keys, width)])
-            mine.values = torch.cat(
-                [_left_pad(mine.values, width), _left_pad(theirs.values, width)]
+            mine._hold(
+                torch.cat([_left_pad(mine.keys, width), _left_pad(theirs.keys, width)]),
+                torch.cat([_left_pad(mine.values, width), _left_pad(theirs.values, width)]),
             )
         self.mask = torch.cat([_left_pad(self.mask, width), _left_pad(other.mask, width)])
         self.next_position = torch.cat([self.next_position, other.next_position])
