@@ -135,3 +135,20 @@ def test_the_kv_cache_grows_in_place_and_decodes_as_a_whole_recompute(
         session.keep([1])  # the first row ends; the second goes on alone
         for _ in range(5):
             step(session, [second])
+
+
+def test_a_growing_cache_layer_never_holds_room_past_the_model_context() -> None:
+    import torch
+
+    from oasst.inference.backends.hf import GrowingLayer
+
+    keys = torch.arange(2 * 3 * 6 * 4, dtype=torch.float32).reshape(2, 3, 6, 4)
+    layer = GrowingLayer(keys, -keys, limit=10)
+    assert layer._keys.shape[-2] == 10  # not 6 + ROOM
+    for _ in range(4):
+        layer.update(torch.ones(2, 3, 1, 4), -torch.ones(2, 3, 1, 4))
+    assert layer._keys.shape[-2] == 10
+    assert torch.equal(layer.keys[..., :6, :], keys)
+    assert torch.equal(layer.values[..., 6:, :], -torch.ones(2, 3, 4, 4))
+    layer.batch_select_indices(torch.tensor([1]))
+    assert torch.equal(layer.keys, torch.cat([keys[1:], torch.ones(1, 3, 4, 4)], dim=-2))

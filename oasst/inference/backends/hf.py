@@ -20,7 +20,8 @@ from oasst.inference.backends import BackendUnavailable
 from oasst.inference.specs import ModelSpec
 
 # Columns of room a layer's buffers get past what they hold, at the least;
-# when full they grow by as many columns as they hold (a copy per doubling).
+# when full they grow by as many columns as they hold (a copy per doubling),
+# but never past the model's context, which no sequence outgrows.
 ROOM = 64
 
 
@@ -31,16 +32,17 @@ class GrowingLayer(DynamicLayer):
     what the model attends to; ``update`` writes the new columns after them.
     """
 
-    def __init__(self, keys: torch.Tensor, values: torch.Tensor) -> None:
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, *, limit: int) -> None:
         super().__init__()
         self.dtype, self.device = keys.dtype, keys.device
         self.is_initialized = True
+        self.limit = limit
         self._hold(keys, values)
 
     def _hold(self, keys: torch.Tensor, values: torch.Tensor, *, more: int = 0) -> None:
         """Copy ``keys`` and ``values`` into new buffers with room for ``more`` columns and then some."""
         self.length = keys.shape[-2]
-        size = self.length + max(more, ROOM, self.length)
+        size = max(self.length + more, min(self.limit, self.length + max(more, ROOM, self.length)))
         self._keys = keys.new_empty((*keys.shape[:-2], size, keys.shape[-1]))
         self._values = values.new_empty((*values.shape[:-2], size, values.shape[-1]))
         self._keys[..., : self.length, :] = keys
@@ -92,7 +94,10 @@ class HFSession:
         self.cache = out.past_key_values
         layers = getattr(self.cache, "layers", None)
         if layers and all(type(layer) is DynamicLayer for layer in layers):
-            self.cache.layers = [GrowingLayer(layer.keys, layer.values) for layer in layers]
+            self.cache.layers = [
+                GrowingLayer(layer.keys, layer.values, limit=backend.max_context)
+                for layer in layers
+            ]
         self._logits = out.logits[:, -1, :].float()
 
     def logits(self) -> torch.Tensor:
