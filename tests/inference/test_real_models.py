@@ -152,3 +152,16 @@ def test_a_growing_cache_layer_never_holds_room_past_the_model_context() -> None
     assert torch.equal(layer.values[..., 6:, :], -torch.ones(2, 3, 4, 4))
     layer.batch_select_indices(torch.tensor([1]))
     assert torch.equal(layer.keys, torch.cat([keys[1:], torch.ones(1, 3, 4, 4)], dim=-2))
+
+
+def test_a_growing_cache_layer_cropped_by_transformers_goes_on_from_what_is_left() -> None:
+    import torch
+
+    from oasst.inference.backends.hf import GrowingLayer
+
+    keys = torch.arange(1 * 2 * 6 * 4, dtype=torch.float32).reshape(1, 2, 6, 4)
+    layer = GrowingLayer(keys, keys.clone(), limit=100)
+    layer.crop(-2)  # transformers' own method: keys and values are new tensors
+    new_keys, _ = layer.update(torch.ones(1, 2, 1, 4), torch.ones(1, 2, 1, 4))
+    assert torch.equal(new_keys, torch.cat([keys[..., :4, :], torch.ones(1, 2, 1, 4)], dim=-2))
+    assert layer.get_seq_length() == 5

@@ -56,6 +56,10 @@ class GrowingLayer(DynamicLayer):
     def update(
         self, key_states: torch.Tensor, value_states: torch.Tensor, *args: object, **kwargs: object
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.keys.data_ptr() != self._keys.data_ptr() or self.keys.shape[-2] != self.length:
+            # Replaced by one of transformers' own methods (crop, reorder_cache, ...):
+            # hold what it left, from the next column on.
+            self._hold(self.keys, self.values)
         end = self.length + key_states.shape[-2]
         if end > self._keys.shape[-2]:
             self._hold(self.keys, self.values, more=key_states.shape[-2])
