@@ -98,6 +98,7 @@ def test_the_kv_cache_grows_in_place_and_decodes_as_a_whole_recompute(
     demo_model_dir: Path,
 ) -> None:
     import torch
+    from transformers.cache_utils import DynamicLayer
 
     from oasst.inference.backends import load_backend
     from oasst.inference.backends.hf import ROOM, GrowingLayer
@@ -121,20 +122,28 @@ def test_the_kv_cache_grows_in_place_and_decodes_as_a_whole_recompute(
 
     with torch.inference_mode():
         session = backend.start([prompts[0]])
+        assert all(type(layer) is DynamicLayer for layer in session.cache.layers)  # a lone row
+        first = list(prompts[0])
+        for _ in range(3):
+            step(session, [first])
+        second = list(prompts[1])
+        assert session.join([second])  # a batch from now on: its cache grows in place
         layers = session.cache.layers
         assert all(type(layer) is GrowingLayer for layer in layers)
         room = layers[0]._keys.shape[-2]
-        first = list(prompts[0])
-        for _ in range(room - len(prompts[0]) + 5):  # past the first buffers: they grow
-            step(session, [first])
-        assert session.cache.layers[0]._keys.shape[-2] > room
-        second = list(prompts[1])
-        assert session.join([second])  # a new row, merged into the grown cache
-        for _ in range(ROOM // 2):
+        for _ in range(room - len(first) + 5):  # past the first buffers: they grow
             step(session, [first, second])
-        session.keep([1])  # the first row ends; the second goes on alone
+        assert session.cache.layers[0]._keys.shape[-2] > room
+        third = list(prompts[0])
+        assert session.join([third])  # a row merged into the grown cache
+        for _ in range(ROOM // 2):
+            step(session, [first, second, third])
+        session.keep([1])  # the other rows end; the second goes on alone
         for _ in range(5):
             step(session, [second])
+        batch = backend.start([prompts[0], prompts[1]])  # a batch from the start
+        assert all(type(layer) is GrowingLayer for layer in batch.cache.layers)
+        step(batch, [list(prompts[0]), list(prompts[1])])
 
 
 def test_a_growing_cache_layer_never_holds_room_past_the_model_context() -> None:

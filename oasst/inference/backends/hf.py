@@ -4,10 +4,12 @@ Sequences are left-padded, so every row's next token sits in the last
 column; position ids follow the attention mask so padding does not shift a
 row's positions. The KV cache is kept between steps and rows are dropped from
 it in place when they finish; new rows are prefilled alone and merged into it.
-Its keys and values live in buffers with room to spare (``GrowingLayer``): a
-step writes its column in place, where transformers' own layer copies the
-whole cache to append one column (a cost that grows with the batch and the
-answer's length).
+A batch's keys and values live in buffers with room to spare
+(``GrowingLayer``): a step writes its column in place, where transformers' own
+layer copies the whole cache to append one column (a cost that grows with the
+batch and the answer's length). A lone row keeps transformers' layer: its
+copy is small, and on a small model the in-place write's own overhead cost
+more than it saved.
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ class HFSession:
             )
         self.cache = out.past_key_values
         layers = getattr(self.cache, "layers", None)
-        if layers and all(type(layer) is DynamicLayer for layer in layers):
+        if len(prompts) > 1 and layers and all(type(layer) is DynamicLayer for layer in layers):
             self.cache.layers = [
                 GrowingLayer(layer.keys, layer.values, limit=backend.max_context)
                 for layer in layers
@@ -131,15 +133,17 @@ class HFSession:
         decoding are not computed again.
         """
         layers = getattr(self.cache, "layers", None)
-        if not layers or any(type(layer) is not GrowingLayer for layer in layers):
+        if not layers or any(type(layer) not in (DynamicLayer, GrowingLayer) for layer in layers):
             return False
         other = HFSession(self.backend, prompts)
         width = max(self.mask.shape[-1], other.mask.shape[-1])
-        for mine, theirs in zip(layers, other.cache.layers, strict=True):
-            mine._hold(
-                torch.cat([_left_pad(mine.keys, width), _left_pad(theirs.keys, width)]),
-                torch.cat([_left_pad(mine.values, width), _left_pad(theirs.values, width)]),
-            )
+        for index, (mine, theirs) in enumerate(zip(layers, other.cache.layers, strict=True)):
+            keys = torch.cat([_left_pad(mine.keys, width), _left_pad(theirs.keys, width)])
+            values = torch.cat([_left_pad(mine.values, width), _left_pad(theirs.values, width)])
+            if type(mine) is GrowingLayer:
+                mine._hold(keys, values)
+            else:  # a lone row's layer until now: from here on a batch's
+                layers[index] = GrowingLayer(keys, values, limit=self.backend.max_context)
         self.mask = torch.cat([_left_pad(self.mask, width), _left_pad(other.mask, width)])
         self.next_position = torch.cat([self.next_position, other.next_position])
         self._logits = torch.cat([self._logits, other._logits])
