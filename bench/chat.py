@@ -3,7 +3,10 @@
 Builds two models with the project's own builder (``build_demo_model``): the
 demo model and the ~25M-parameter ``m25`` shape, in a temporary data
 directory with its own SQLite database (``OASST_DATA_DIR`` is set before
-Django starts, so no real data is touched). Then, for each model:
+Django starts, so no real data is touched); with ``--models-dir`` the built
+models are kept there and later runs with the same steps reuse them (the
+builder is deterministic; ``build_s`` is then only their registration). Then,
+for each model:
 
 - raw: the transformers backend alone, in this process, decoding as the
   runner's thread does (``pick_tokens``, the runner's stop tokens, the text
@@ -70,6 +73,7 @@ to the first token, ≥ 1.8× single-stream at 4 chats on CPU).
     .venv/bin/python bench/chat.py                     # 8 to 12 minutes on 2 shared cores
     .venv/bin/python bench/chat.py --max-new-tokens 128 --repeats 9 --demo-steps 600
     .venv/bin/python bench/chat.py --threads 4         # a machine with cores to spare
+    .venv/bin/python bench/chat.py --models-dir /tmp/oasst-bench-models   # built once, reused
 """
 
 from __future__ import annotations
@@ -128,14 +132,27 @@ def setup_django(data_dir: Path, env: dict[str, str]) -> None:
 
 
 def build_models(models_dir: Path, *, demo_steps: int, m25_steps: int) -> dict[str, Any]:
+    """Build (or, from an earlier run's ``--models-dir``, reuse) both models and register them.
+
+    A model is reused only when its folder, named after its size and steps,
+    holds the note written after a finished build; the builder is
+    deterministic, so the same size and steps give the same model.
+    """
     from oasst.inference.registry import register_model
     from oasst.training.demo import build_demo_model
 
     built = {}
     for name, size, steps in (("demo", "demo", demo_steps), ("m25", "m25", m25_steps)):
-        model = build_demo_model(models_dir / name, size=size, steps=steps, threads=2)
-        register_model(name, model.folder, backend="transformers", make_default=name == "demo")
-        built[name] = {"folder": model.folder, "parameters": model.parameters}
+        folder = models_dir / f"{size}-{steps}-steps"
+        note = folder.with_name(folder.name + ".json")
+        if folder.is_dir() and note.is_file():
+            parameters = json.loads(note.read_text())["parameters"]
+        else:
+            model = build_demo_model(folder, size=size, steps=steps, threads=2)
+            parameters = model.parameters
+            note.write_text(json.dumps({"parameters": parameters}))
+        register_model(name, folder, backend="transformers", make_default=name == "demo")
+        built[name] = {"folder": folder, "parameters": parameters}
     return built
 
 
@@ -515,6 +532,12 @@ def main() -> None:
     parser.add_argument("--m25-steps", type=int, default=10)
     parser.add_argument("--seeds", type=int, default=8, help="seeds tried for a long answer")
     parser.add_argument(
+        "--models-dir",
+        type=Path,
+        help="keep the built models here and reuse them in later runs (default: build "
+        "them in the run's temporary directory)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -535,9 +558,9 @@ def main() -> None:
         }
         setup_django(data_dir, env)
         started = time.monotonic()
-        built = build_models(
-            Path(tmp) / "models", demo_steps=args.demo_steps, m25_steps=args.m25_steps
-        )
+        models_dir = args.models_dir or Path(tmp) / "models"
+        models_dir.mkdir(parents=True, exist_ok=True)
+        built = build_models(models_dir, demo_steps=args.demo_steps, m25_steps=args.m25_steps)
         build_s = time.monotonic() - started
 
         loaded = {
@@ -605,6 +628,7 @@ def main() -> None:
                 "server_idle_rss_mb": idle_rss,
                 "goals": GOALS,
                 "build_s": round(build_s, 1),
+                "models_dir": str(args.models_dir) if args.models_dir else None,
                 "threads": args.threads,
                 "python": sys.version.split()[0],
                 "cpus": os.cpu_count(),

@@ -142,6 +142,9 @@ class Handle:
 
         With ``gather_until`` (a time of the running loop), tokens are gathered
         until then rather than returned one by one; any other event returns at once.
+        The tokens of the whole wait wake nobody, the first one included: the
+        timer does (one wake-up of the loop per frame, not two). A reader with
+        nothing by then returns with the next token.
         """
         if self._loop is None:
             self._wake = asyncio.Event()
@@ -152,20 +155,21 @@ class Handle:
         try:
             while True:
                 events += self.drain()
-                if events and (
-                    gather_until is None
-                    or self._loop.time() >= gather_until
-                    or events[-1].kind != "token"
-                ):
+                now = self._loop.time()
+                gathering = gather_until is not None and now < gather_until
+                if events and (not gathering or events[-1].kind != "token"):
                     return events
+                if gathering and timer is None:
+                    timer = self._loop.call_at(gather_until, self._wake.set)
+                    self._gathering = True
+                elif not gathering:
+                    # Set before the drain below: a token put after it wakes this reader.
+                    self._gathering = False
                 self._wake.clear()
                 more = self.drain()
                 if more:
                     events += more
                     continue
-                if events and timer is None:
-                    timer = self._loop.call_at(gather_until, self._wake.set)
-                    self._gathering = True
                 await self._wake.wait()
         finally:
             self._gathering = False
@@ -439,7 +443,13 @@ class ModelWorker:
                         survivors.append(index)
                         tokens.append(row.ids[-1])
                 room = backend.max_batch - len(survivors)
-                joining = self._admit_next(room) if backend.max_batch > 1 and room > 0 else []
+                # The queue is looked at without its lock first: a request put in
+                # meanwhile joins at the next step.
+                joining = (
+                    self._admit_next(room)
+                    if self.waiting and backend.max_batch > 1 and room > 0
+                    else []
+                )
                 # A request that arrives joins at the next step. Where the session
                 # can merge, the rows decoding go one step on and only the new
                 # prompts are prefilled; otherwise the batch is rebuilt from every
@@ -480,7 +490,8 @@ class ModelWorker:
                 groups[row.params].append(index)
         for params, indexes in groups.items():
             tokens = pick_tokens(
-                logits[indexes],
+                # Every row alike (a lone answer, most batches): no copy of the logits.
+                logits if len(indexes) == len(rows) else logits[indexes],
                 params,
                 generators=[rows[i].generator for i in indexes],
                 histories=[rows[i].ids for i in indexes],

@@ -287,6 +287,35 @@ def test_tokens_that_a_gathering_reader_holds_wake_nobody_but_the_end_does() -> 
     assert elapsed < 2
 
 
+def test_a_gathering_reader_with_nothing_yet_is_woken_by_its_timer_not_by_the_tokens() -> None:
+    import asyncio
+
+    async def read() -> tuple[list[list[str]], int, float]:
+        handle = Handle(user_key="u", model="m")
+        wakes = []
+        wake = handle._wake_reader
+        handle._wake_reader = lambda: (wakes.append(1), wake())  # type: ignore[method-assign]
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        reader = asyncio.ensure_future(handle.next_events(gather_until=started + 0.3))
+        await asyncio.sleep(0.05)  # nothing gathered yet: the reader waits for its timer
+        for text in "ab":
+            await asyncio.to_thread(handle.put, Event("token", text=text))
+        first = [e.text for e in await reader]
+        woken_by_tokens, held = len(wakes), loop.time() - started
+        # Past its time with nothing gathered, the next token returns at once.
+        later = asyncio.ensure_future(handle.next_events(gather_until=loop.time() + 0.05))
+        await asyncio.sleep(0.2)
+        await asyncio.to_thread(handle.put, Event("token", text="c"))
+        second = [e.text for e in await asyncio.wait_for(later, 2)]
+        return [first, second], woken_by_tokens, held
+
+    batches, woken_by_tokens, held = asyncio.run(read())
+    assert batches == [["a", "b"], ["c"]]
+    assert woken_by_tokens == 0
+    assert held >= 0.29
+
+
 def test_cancel_from_another_thread_is_safe(runner: LocalRunner) -> None:
     spec = fake("delay=0.01&reply=q&repeat=300")
     handle = runner.submit(spec, ask("a"), GREEDY, user_key="u")

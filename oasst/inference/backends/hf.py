@@ -4,6 +4,12 @@ Sequences are left-padded, so every row's next token sits in the last
 column; position ids follow the attention mask so padding does not shift a
 row's positions. The KV cache is kept between steps and rows are dropped from
 it in place when they finish; new rows are prefilled alone and merged into it.
+A batch's keys and values live in buffers with room to spare
+(``GrowingLayer``): a step writes its column in place, where transformers' own
+layer copies the whole cache to append one column (a cost that grows with the
+batch and the answer's length). A lone row keeps transformers' layer: its
+copy is small, and on a small model the in-place write's own overhead cost
+more than it saved.
 """
 
 from __future__ import annotations
@@ -14,6 +20,61 @@ from transformers.cache_utils import DynamicLayer
 
 from oasst.inference.backends import BackendUnavailable
 from oasst.inference.specs import ModelSpec
+
+# Columns of room a layer's buffers get past what they hold, at the least;
+# when full they grow by as many columns as they hold (a copy per doubling),
+# but never past the model's context, which no sequence outgrows.
+ROOM = 64
+
+
+class GrowingLayer(DynamicLayer):
+    """One layer's keys and values, ``[batch, heads, length, head_dim]``, in larger buffers.
+
+    ``keys`` and ``values`` are views of the first ``length`` columns, which is
+    what the model attends to; ``update`` writes the new columns after them.
+    """
+
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, *, limit: int) -> None:
+        super().__init__()
+        self.dtype, self.device = keys.dtype, keys.device
+        self.is_initialized = True
+        self.limit = limit
+        self._hold(keys, values)
+
+    def _hold(self, keys: torch.Tensor, values: torch.Tensor, *, more: int = 0) -> None:
+        """Copy ``keys`` and ``values`` into new buffers with room for ``more`` columns and then some."""
+        self.length = keys.shape[-2]
+        size = max(self.length + more, min(self.limit, self.length + max(more, ROOM, self.length)))
+        self._keys = keys.new_empty((*keys.shape[:-2], size, keys.shape[-1]))
+        self._values = values.new_empty((*values.shape[:-2], size, values.shape[-1]))
+        self._keys[..., : self.length, :] = keys
+        self._values[..., : self.length, :] = values
+        self._view()
+
+    def _view(self) -> None:
+        self.keys = self._keys[..., : self.length, :]
+        self.values = self._values[..., : self.length, :]
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args: object, **kwargs: object
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.keys.data_ptr() != self._keys.data_ptr() or self.keys.shape[-2] != self.length:
+            # Replaced by one of transformers' own methods (crop, reorder_cache, ...):
+            # hold what it left, from the next column on.
+            self._hold(self.keys, self.values)
+        end = self.length + key_states.shape[-2]
+        if end > self._keys.shape[-2]:
+            self._hold(self.keys, self.values, more=key_states.shape[-2])
+        self._keys[..., self.length : end, :] = key_states
+        self._values[..., self.length : end, :] = value_states
+        self.length = end
+        self._view()
+        return self.keys, self.values
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        self._keys = self._keys[indices, ...]
+        self._values = self._values[indices, ...]
+        self._view()
 
 
 class HFSession:
@@ -37,6 +98,12 @@ class HFSession:
                 use_cache=True,
             )
         self.cache = out.past_key_values
+        layers = getattr(self.cache, "layers", None)
+        if len(prompts) > 1 and layers and all(type(layer) is DynamicLayer for layer in layers):
+            self.cache.layers = [
+                GrowingLayer(layer.keys, layer.values, limit=backend.max_context)
+                for layer in layers
+            ]
         self._logits = out.logits[:, -1, :].float()
 
     def logits(self) -> torch.Tensor:
@@ -66,15 +133,17 @@ class HFSession:
         decoding are not computed again.
         """
         layers = getattr(self.cache, "layers", None)
-        if not layers or any(type(layer) is not DynamicLayer for layer in layers):
+        if not layers or any(type(layer) not in (DynamicLayer, GrowingLayer) for layer in layers):
             return False
         other = HFSession(self.backend, prompts)
         width = max(self.mask.shape[-1], other.mask.shape[-1])
-        for mine, theirs in zip(layers, other.cache.layers, strict=True):
-            mine.keys = torch.cat([_left_pad(mine.keys, width), _left_pad(theirs.keys, width)])
-            mine.values = torch.cat(
-                [_left_pad(mine.values, width), _left_pad(theirs.values, width)]
-            )
+        for index, (mine, theirs) in enumerate(zip(layers, other.cache.layers, strict=True)):
+            keys = torch.cat([_left_pad(mine.keys, width), _left_pad(theirs.keys, width)])
+            values = torch.cat([_left_pad(mine.values, width), _left_pad(theirs.values, width)])
+            if type(mine) is GrowingLayer:
+                mine._hold(keys, values)
+            else:  # a lone row's layer until now: from here on a batch's
+                layers[index] = GrowingLayer(keys, values, limit=self.backend.max_context)
         self.mask = torch.cat([_left_pad(self.mask, width), _left_pad(other.mask, width)])
         self.next_position = torch.cat([self.next_position, other.next_position])
         self._logits = torch.cat([self._logits, other._logits])
