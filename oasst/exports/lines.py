@@ -14,7 +14,7 @@ left out, the same timestamp spelling; the tests hold both writers to that.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from json.encoder import encode_basestring  # what JSONEncoder(ensure_ascii=False) uses
 from typing import Any
 
@@ -141,12 +141,13 @@ class TreeJoiner:
         self.labels = labels
         self.events = events
 
-    def _link(self, rows: Iterable[tuple]) -> tuple[tuple | None, dict[Any, list[tuple]]]:
+    def _link(self, rows: Iterable[Sequence]) -> tuple[Any, dict[Any, list]]:
+        """The first prompt (no parent: None, or "" when packed) and each parent's replies."""
         root = None
-        children: dict[Any, list[tuple]] = {}
+        children: dict[Any, list] = {}
         for row in rows:
             parent = row[1]
-            if parent is None:
+            if not parent:
                 if root is None:
                     root = row
             elif parent in children:
@@ -177,55 +178,24 @@ class TreeJoiner:
         root, children = self._link(rows)
         if root is None:
             return None
-        written = self.message_id(root[0])
-        if not with_replies:
-            return written, f"{self._head(root, written, None)}{self._tail(root[0])}}}", 1
-        # The hot loop of an export: everything it calls is bound here once.
-        message_id, user_id, pop, emojis_of = (
-            self.message_id,
-            self.user_id,
-            children.pop,
-            emoji_json,
-        )
-        tail = self._tail if self.labels or self.events else None
-        size = 1
-
-        def node(row: tuple, written: str, parent_part: str) -> str:
-            nonlocal size
-            key, _parent, _rank, _tree, user, body, emojis = row
-            replies = pop(key, None)
-            if replies:
-                if len(replies) > 1:
-                    replies.sort(key=_reply_order)
-                size += len(replies)
-                part = f',"parent_id":"{written}"'
-                inner = ",".join([node(reply, message_id(reply[0]), part) for reply in replies])
-            else:
-                inner = ""
-            return (
-                f'{{"message_id":"{written}"{parent_part},"user_id":"{user_id(user)}"{body}'
-                f"{'' if emojis is None else emojis_of(emojis)}"
-                f',"replies":[{inner}]{"" if tail is None else tail(key)}}}'
-            )
-
-        return written, node(root, written, ""), size
+        nested = {}
+        for parent, replies in children.items():
+            if len(replies) > 1:
+                replies.sort(key=_reply_order)
+            nested[parent] = [_packed(reply) for reply in replies]
+        return self._join(_packed(root), nested, with_replies=with_replies)
 
     def packed_tree(self, packed: str, *, with_replies: bool) -> tuple[str, str, int] | None:
         """``tree`` for a packed tree (``PACKED_FIELDS``), whose messages come in reply order."""
-        root = None
-        children: dict[str, list[list[str]]] = {}
-        for text in packed.split(RECORD):
-            message = text.split(FIELD)
-            parent = message[1]
-            if not parent:
-                if root is None:
-                    root = message
-            elif parent in children:
-                children[parent].append(message)
-            else:
-                children[parent] = [message]
+        root, children = self._link(text.split(FIELD) for text in packed.split(RECORD))
         if root is None:
             return None
+        return self._join(root, children, with_replies=with_replies)
+
+    def _join(
+        self, root: Sequence, children: dict[Any, list], *, with_replies: bool
+    ) -> tuple[str, str, int]:
+        """``tree`` from messages as ``PACKED_FIELDS`` (``children``: each parent's, in reply order)."""
         message_id, user_id, pop, emojis_of = (
             self.message_id,
             self.user_id,
@@ -245,7 +215,7 @@ class TreeJoiner:
         size = 1
 
         # The hot loop of an export: everything it calls is bound above.
-        def node(message: list[str], written: str, parent_part: str) -> str:
+        def node(message: Sequence, written: str, parent_part: str) -> str:
             nonlocal size
             key, _parent, user, body, emojis = message
             replies = pop(key, None)
@@ -282,6 +252,12 @@ class TreeJoiner:
                     replies.sort(key=_reply_order)
                 stack.extend((reply, message_id(reply[0]), written) for reply in reversed(replies))
         return tree_id, objects
+
+
+def _packed(row: tuple) -> tuple:
+    """A ``HEAD_ROW`` row as ``PACKED_FIELDS`` (no emojis: "")."""
+    key, parent, _rank, _tree, user, body, emojis = row
+    return key, parent, user, body, "" if emojis is None else emojis
 
 
 def unpack(packed: str, tree_id: str) -> list[tuple]:
