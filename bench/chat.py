@@ -70,7 +70,7 @@ Prints ONE JSON line with the figures, the raw baselines measured in the
 same run, and the goals (websocket ≥ 95% of raw tokens/s, under 20 ms added
 to the first token, ≥ 1.8× single-stream at 4 chats on CPU).
 
-    .venv/bin/python bench/chat.py                     # 8 to 12 minutes on 2 shared cores
+    .venv/bin/python bench/chat.py                     # about 4 minutes on 2 shared cores
     .venv/bin/python bench/chat.py --max-new-tokens 128 --repeats 9 --demo-steps 600
     .venv/bin/python bench/chat.py --threads 4         # a machine with cores to spare
     .venv/bin/python bench/chat.py --models-dir /tmp/oasst-bench-models   # built once, reused
