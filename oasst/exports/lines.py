@@ -31,11 +31,13 @@ _BOOL = {True: "true", False: "false"}
 HEAD_ROW = ("id", "parent_id", "rank", "tree_id", "user_id", "body", "emojis")
 TREE = HEAD_ROW.index("tree_id")
 
-# A tree as PostgreSQL packs it (``rows.read_trees_raw``): its messages in
-# reply order, joined by RECORD, each of them these fields joined by FIELD,
-# as text ("" for a prompt's parent and for no emojis; the emojis field as
-# ``emoji_json`` takes it). JSON text never holds
-# a raw control character, and ids and numbers hold none either.
+# A message as ``TreeJoiner`` takes it, the tree's messages in reply order:
+# its id, its parent's (empty for a prompt), its author, its ``body`` and its
+# emoji counts as ``emoji_json`` takes them (empty when it has none). Head
+# rows come to this by ``in_reply_order``. PostgreSQL packs a tree so
+# (``rows.read_trees_raw``): its messages joined by RECORD, each of them these
+# fields joined by FIELD, as text, which ``unpacked`` splits. JSON text never
+# holds a raw control character, and ids and numbers hold none either.
 PACKED_FIELDS = ("id", "parent_id", "user_id", "body", "emojis")
 FIELD, RECORD = "\x1f", "\x1e"
 
@@ -113,13 +115,28 @@ def tail_json(labels: dict | None, events: dict | None) -> str:
 
 
 def _reply_order(row: tuple) -> tuple[int, int]:
-    # OA sorts replies by rank, unranked last; the sort is stable, so ties keep creation order.
+    # OA sorts replies by rank, unranked last; the sort is stable, so ties keep
+    # creation order. Prompts go by creation (the first one is the tree's).
     rank = row[2]
-    return (1, 0) if rank is None else (0, rank)
+    return (1, 0) if rank is None or row[1] is None else (0, rank)
+
+
+def in_reply_order(rows: list[tuple]) -> list[tuple]:
+    """A tree's head rows (in creation order) as ``PACKED_FIELDS``, in reply order."""
+    return [
+        (key, parent, user, body, emojis or "")
+        for key, parent, _rank, _tree, user, body, emojis in sorted(rows, key=_reply_order)
+    ]
+
+
+def unpacked(packed: str) -> list[list[str]]:
+    """A tree as PostgreSQL packs it, as ``PACKED_FIELDS``."""
+    return [text.split(FIELD) for text in packed.split(RECORD)]
 
 
 class TreeJoiner:
-    """Links one tree's head rows from its prompt and joins its JSON text.
+    """Links one tree's messages (``PACKED_FIELDS``, in reply order) from its prompt and joins
+    its JSON text.
 
     Rows whose parent is not among the tree's rows are left out, with their
     replies, as in OA (and ``writer.build_tree``); so is every prompt after
@@ -141,28 +158,28 @@ class TreeJoiner:
         self.labels = labels
         self.events = events
 
-    def _link(self, rows: Iterable[Sequence]) -> tuple[Any, dict[Any, list]]:
-        """The first prompt (no parent: None, or "" when packed) and each parent's replies."""
+    def _link(self, messages: Iterable[Sequence]) -> tuple[Any, dict[Any, list]]:
+        """The first prompt and each parent's replies, in the order they come."""
         root = None
         children: dict[Any, list] = {}
-        for row in rows:
-            parent = row[1]
+        for message in messages:
+            parent = message[1]
             if not parent:
                 if root is None:
-                    root = row
+                    root = message
             elif parent in children:
-                children[parent].append(row)
+                children[parent].append(message)
             else:
-                children[parent] = [row]
+                children[parent] = [message]
         return root, children
 
-    def _head(self, row: tuple, written: str, parent: str | None) -> str:
+    def _head(self, message: Sequence, written: str, parent: str | None) -> str:
         """A message's JSON object up to its replies (not closed)."""
-        _key, _parent, _rank, _tree, user, body, emojis = row
+        _key, _parent, user, body, emojis = message
         parent_part = "" if parent is None else f',"parent_id":"{parent}"'
         return (
             f'{{"message_id":"{written}"{parent_part},"user_id":"{self.user_id(user)}"{body}'
-            f"{emoji_json(emojis) if emojis is not None else ''}"
+            f"{emojis and emoji_json(emojis)}"
         )
 
     def _tail(self, key: Any) -> str:
@@ -170,32 +187,19 @@ class TreeJoiner:
             return ""
         return tail_json(self.labels.get(key), self.events.get(key))
 
-    def tree(self, rows: Iterable[tuple], *, with_replies: bool) -> tuple[str, str, int] | None:
+    def tree(
+        self, messages: Iterable[Sequence], *, with_replies: bool
+    ) -> tuple[str, str, int] | None:
         """The prompt's written id, its JSON object (with its replies) and the messages in it.
 
-        None when the tree has no prompt among its rows.
+        None when the tree has no prompt among its messages.
         """
-        root, children = self._link(rows)
+        root, children = self._link(messages)
         if root is None:
             return None
-        nested = {}
-        for parent, replies in children.items():
-            if len(replies) > 1:
-                replies.sort(key=_reply_order)
-            nested[parent] = [_packed(reply) for reply in replies]
-        return self._join(_packed(root), nested, with_replies=with_replies)
-
-    def packed_tree(self, packed: str, *, with_replies: bool) -> tuple[str, str, int] | None:
-        """``tree`` for a packed tree (``PACKED_FIELDS``), whose messages come in reply order."""
-        root, children = self._link(text.split(FIELD) for text in packed.split(RECORD))
-        if root is None:
-            return None
-        return self._join(root, children, with_replies=with_replies)
-
-    def _join(
-        self, root: Sequence, children: dict[Any, list], *, with_replies: bool
-    ) -> tuple[str, str, int]:
-        """``tree`` from messages as ``PACKED_FIELDS`` (``children``: each parent's, in reply order)."""
+        written = self.message_id(root[0])
+        if not with_replies:
+            return written, f"{self._head(root, written, None)}{self._tail(root[0])}}}", 1
         message_id, user_id, pop, emojis_of = (
             self.message_id,
             self.user_id,
@@ -203,15 +207,6 @@ class TreeJoiner:
             emoji_json,
         )
         tail = self._tail if self.labels or self.events else None
-        written = message_id(root[0])
-        if not with_replies:
-            key, _parent, user, body, emojis = root
-            return (
-                written,
-                f'{{"message_id":"{written}","user_id":"{user_id(user)}"{body}'
-                f"{emojis and emojis_of(emojis)}{'' if tail is None else tail(key)}}}",
-                1,
-            )
         size = 1
 
         # The hot loop of an export: everything it calls is bound above.
@@ -233,9 +228,9 @@ class TreeJoiner:
 
         return written, node(root, written, ""), size
 
-    def messages(self, rows: Iterable[tuple]) -> tuple[str, list[str]] | None:
+    def messages(self, messages: Iterable[Sequence]) -> tuple[str, list[str]] | None:
         """The prompt's written id and each message's JSON object (unclosed), depth-first."""
-        root, children = self._link(rows)
+        root, children = self._link(messages)
         if root is None:
             return None
         message_id, head, tail = self.message_id, self._head, self._tail
@@ -248,25 +243,8 @@ class TreeJoiner:
             objects.append(head(row, written, parent) + tail(key))
             replies = children.pop(key, None)
             if replies:
-                if len(replies) > 1:
-                    replies.sort(key=_reply_order)
                 stack.extend((reply, message_id(reply[0]), written) for reply in reversed(replies))
         return tree_id, objects
-
-
-def _packed(row: tuple) -> tuple:
-    """A ``HEAD_ROW`` row as ``PACKED_FIELDS`` (no emojis: "")."""
-    key, parent, _rank, _tree, user, body, emojis = row
-    return key, parent, user, body, "" if emojis is None else emojis
-
-
-def unpack(packed: str, tree_id: str) -> list[tuple]:
-    """A packed tree's messages as ``HEAD_ROW`` rows, in reply order (their rank left out: None)."""
-    rows = []
-    for text in packed.split(RECORD):
-        key, parent, user, body, emojis = text.split(FIELD)
-        rows.append((key, parent or None, None, tree_id, user, body, emojis or None))
-    return rows
 
 
 def tree_line(tree_id: str, prompt: str, *, state: str, origin: str) -> str:

@@ -511,13 +511,19 @@ def _read_pages(
         yield _END_OF_PAGE
 
 
-def _message_trees(rows: Iterable[tuple], about: dict) -> Iterator[tuple[Any, str, str, list]]:
-    """Message rows grouped into (tree id, state, origin, the tree's rows), one tree at a time."""
+def _message_trees(rows: Iterable[tuple], about: dict) -> Iterator[tuple[str, str, list]]:
+    """Message rows as (state, origin, the tree's messages in reply order), a tree at a time."""
     for tree_id, tree_rows in groupby(rows, key=itemgetter(lines.TREE)):
         tree = about.get(tree_id)
         if tree is not None:  # else it joined the selection after its page was read
             state, origin = tree
-            yield tree_id, state, origin, list(tree_rows)
+            yield state, origin, lines.in_reply_order(list(tree_rows))
+
+
+def _packed_trees(rows: Iterable[tuple]) -> Iterator[tuple[str, str, list]]:
+    """Packed tree rows as (state, origin, the tree's messages in reply order), a tree at a time."""
+    for _tree_id, state, origin, packed in rows:
+        yield state, origin, lines.unpacked(packed)
 
 
 def _write_tree_lines(
@@ -557,20 +563,15 @@ def _write_tree_lines(
             )
             # This page's rows: the batches up to the end-of-page marker.
             rows = chain.from_iterable(iter(pages.__next__, _END_OF_PAGE))
-            trees = rows if page.about is None else _message_trees(rows, page.about)
-            for tree_id, state, origin, held in trees:
+            trees = _packed_trees(rows) if page.about is None else _message_trees(rows, page.about)
+            for state, origin, held in trees:
                 if filters.limit and counts.trees >= filters.limit:
                     break
                 read += 1
-                # The tree's rows (or packed text) are all it holds: one tree at a time.
-                live = held.count(lines.RECORD) + 1 if page.about is None else len(held)
-                counts.peak_live_nodes = max(counts.peak_live_nodes, live)
+                # The tree's messages are all it holds: one tree at a time.
+                counts.peak_live_nodes = max(counts.peak_live_nodes, len(held))
                 if shape == TREE:
-                    tree = (
-                        joiner.packed_tree(held, with_replies=with_replies)
-                        if page.about is None
-                        else joiner.tree(held, with_replies=with_replies)
-                    )
+                    tree = joiner.tree(held, with_replies=with_replies)
                     if tree is not None:
                         written_id, prompt, size = tree
                         sink.add_line(
@@ -579,9 +580,7 @@ def _write_tree_lines(
                         counts.messages += size
                         counts.trees += 1
                 else:
-                    flat = joiner.messages(
-                        lines.unpack(held, tree_id) if page.about is None else held
-                    )
+                    flat = joiner.messages(held)
                     if flat is not None:
                         written_id, objects = flat
                         for line in lines.message_lines(written_id, objects, state=state):

@@ -137,13 +137,15 @@ class HFSession:
             return False
         other = HFSession(self.backend, prompts)
         width = max(self.mask.shape[-1], other.mask.shape[-1])
-        for index, (mine, theirs) in enumerate(zip(layers, other.cache.layers, strict=True)):
-            keys = torch.cat([_left_pad(mine.keys, width), _left_pad(theirs.keys, width)])
-            values = torch.cat([_left_pad(mine.values, width), _left_pad(theirs.values, width)])
-            if type(mine) is GrowingLayer:
-                mine._hold(keys, values)
-            else:  # a lone row's layer until now: from here on a batch's
-                layers[index] = GrowingLayer(keys, values, limit=self.backend.max_context)
+        # A lone row's layers until now, or a batch's: from here on a batch's.
+        self.cache.layers = [
+            GrowingLayer(
+                torch.cat([_left_pad(mine.keys, width), _left_pad(theirs.keys, width)]),
+                torch.cat([_left_pad(mine.values, width), _left_pad(theirs.values, width)]),
+                limit=self.backend.max_context,
+            )
+            for mine, theirs in zip(layers, other.cache.layers, strict=True)
+        ]
         self.mask = torch.cat([_left_pad(self.mask, width), _left_pad(other.mask, width)])
         self.next_position = torch.cat([self.next_position, other.next_position])
         self._logits = torch.cat([self._logits, other._logits])
