@@ -80,6 +80,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -92,7 +93,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -118,17 +119,21 @@ def rss_bytes() -> int:
 # --- Setup ----------------------------------------------------------------------------
 
 
-def setup_django(data_dir: Path, env: dict[str, str]) -> None:
+def setup_django(data_dir: Path, env: dict[str, str], *, migrate: bool = True) -> None:
+    """Django on the run's own SQLite database (never a ``DATABASE_URL`` from the shell)."""
     os.environ.update(env)
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        os.environ.pop(name, None)
     os.environ["OASST_DATA_DIR"] = str(data_dir)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oasst.settings")
     sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
-    from django.core.management import call_command
+    if migrate:
+        from django.core.management import call_command
 
-    call_command("migrate", verbosity=0, interactive=False)
+        call_command("migrate", verbosity=0, interactive=False)
 
 
 def build_models(models_dir: Path, *, demo_steps: int, m25_steps: int) -> dict[str, Any]:
@@ -271,6 +276,24 @@ class RawModel:
             return generate(self.backend, self.ids, self.params, self.stop_ids)
 
 
+def load_prompted(name: str, *, prompt_reserve: int) -> tuple[Any, list[int], set[int]]:
+    """The model's backend loaded here, the bench prompt's ids and the stop ids."""
+    from oasst.inference.backends import load_backend
+    from oasst.inference.models import Model
+    from oasst.inference.prompts import Conversation, build_prompt
+    from oasst.inference.runner import stop_token_ids
+
+    spec = Model.objects.get(name=name).spec
+    backend = load_backend(spec, max_batch=1, threads=int(os.environ["OASST_RUNNER_THREADS"]))
+    prompt = build_prompt(
+        backend.tokenizer,
+        Conversation(turns=(("prompter", PROMPT),)),
+        prompt_format=spec.prompt_format,
+        budget=backend.max_context - prompt_reserve,
+    )
+    return backend, list(prompt.ids), stop_token_ids(backend)
+
+
 def load_raw(name: str, *, max_new_tokens: int, prompt_reserve: int, seeds: int) -> RawModel:
     """Load the model's backend here and choose the seed to use.
 
@@ -281,24 +304,11 @@ def load_raw(name: str, *, max_new_tokens: int, prompt_reserve: int, seeds: int)
     """
     import torch
 
-    from oasst.inference.backends import load_backend
-    from oasst.inference.models import Model
-    from oasst.inference.prompts import Conversation, build_prompt
-    from oasst.inference.runner import stop_token_ids
     from oasst.inference.specs import parse_params
 
-    spec = Model.objects.get(name=name).spec
     gc.collect()
     before = rss_bytes()
-    backend = load_backend(spec, max_batch=1, threads=int(os.environ["OASST_RUNNER_THREADS"]))
-    stop_ids = stop_token_ids(backend)
-    prompt = build_prompt(
-        backend.tokenizer,
-        Conversation(turns=(("prompter", PROMPT),)),
-        prompt_format=spec.prompt_format,
-        budget=backend.max_context - prompt_reserve,
-    )
-    ids = list(prompt.ids)
+    backend, ids, stop_ids = load_prompted(name, prompt_reserve=prompt_reserve)
     lengths = {}
     with torch.inference_mode():
         for seed in range(seeds):
@@ -316,6 +326,82 @@ def load_raw(name: str, *, max_new_tokens: int, prompt_reserve: int, seeds: int)
         rss_growth_mb=round((rss_bytes() - before) / 2**20, 1),
         tensor_mb=round(backend.memory_bytes() / 2**20, 1),
     )
+
+
+class RawWorker:
+    """The raw backend in a process of its own: this script with ``--raw-worker``.
+
+    The same code runs at different speeds in different processes: on an idle
+    2-core VM, four processes timing the same demo model in turns kept their
+    own speeds, up to 8% apart (the memory each one's weights landed in). The
+    socket path runs in the server's process, so one raw process against one
+    server compares two draws of that; several of each, in turns, compare
+    their medians. The worker answers JSON commands on stdin, one per line
+    (model, sampling parameters), with an answer's timings.
+    """
+
+    def __init__(self, data_dir: Path, *, prompt_reserve: int, log: Path) -> None:
+        command = [PYTHON, __file__, "--raw-worker", str(data_dir)]
+        command += ["--prompt-reserve", str(prompt_reserve)]
+        self.log = log
+        with log.open("w") as err:
+            self.proc = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+            )
+
+    def run(self, name: str, params: dict[str, Any]) -> Answer:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write(json.dumps({"model": name, "params": params}) + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            self._failed()
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                self._failed()
+            if line.startswith(WORKER_REPLY):
+                return Answer(**json.loads(line[len(WORKER_REPLY) :]))
+
+    def _failed(self) -> None:
+        code = self.proc.wait()
+        raise SystemExit(f"the raw worker exited with {code}:\n{self.log.read_text()[-3000:]}")
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+WORKER_REPLY = "answer "
+
+
+def raw_worker(data_dir: Path, *, prompt_reserve: int) -> None:
+    """``--raw-worker``: time answers for the parent, one per command (see RawWorker)."""
+    import torch
+
+    setup_django(data_dir, {}, migrate=False)
+    from oasst.inference.specs import parse_params
+
+    loaded: dict[str, tuple[Any, list[int], set[int]]] = {}
+    for line in sys.stdin:
+        command = json.loads(line)
+        name = command["model"]
+        if name not in loaded:
+            loaded[name] = load_prompted(name, prompt_reserve=prompt_reserve)
+        backend, ids, stop_ids = loaded[name]
+        with torch.inference_mode():
+            answer = generate(backend, ids, parse_params(command["params"]), stop_ids)
+        print(WORKER_REPLY + json.dumps(asdict(answer)), flush=True)
 
 
 def fixed_length(raw: RawModel, tokens: int) -> RawModel:
@@ -446,30 +532,55 @@ def completion_tokens(message_ids: list[int]) -> dict[int, int]:
 
 
 def measure_model(
-    port: int, name: str, raw: RawModel, *, repeats: int, concurrency: list[int]
+    ports: list[int],
+    name: str,
+    raw: RawModel,
+    workers: list[RawWorker],
+    *,
+    repeats: int,
+    concurrency: list[int],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Raw and websocket answers taken in turns (so both see the same load), then concurrency."""
+    """Raw and websocket answers taken in turns, then concurrency.
+
+    Raw process ``i`` (this one, then the workers) and server ``i`` answer in
+    turns (so both see the same load), ``repeats`` times each; the figures are
+    the medians of all of them.
+    """
     params = sampling(raw.params.max_new_tokens, raw.seed, min_new_tokens=raw.params.min_new_tokens)
-    # One answer loads the model in the server and warms it up.
-    asyncio.run(answers(port, make_chats(name, 1, params=params)))
-    raw_runs, singles = [], []
+    raws = [raw.run, *(lambda worker=worker: worker.run(name, params) for worker in workers)]
+    # One answer loads the model in each server and warms it up.
+    for port in ports:
+        asyncio.run(answers(port, make_chats(name, 1, params=params)))
+    raw_runs: list[list[Answer]] = [[] for _ in ports]
+    singles: list[list[Answer]] = [[] for _ in ports]
     for _ in range(repeats):
-        raw_runs.append(raw.run())
-        singles.extend(asyncio.run(answers(port, make_chats(name, 1, params=params))))
+        for index, port in enumerate(ports):
+            raw_runs[index].append(raws[index]())
+            singles[index].extend(asyncio.run(answers(port, make_chats(name, 1, params=params))))
     # The same seed gives the same tokens on both paths, so as many of them
     # come before the first visible text.
-    for answer in singles:
-        answer.tokens_to_first_text = raw_runs[0].tokens_to_first_text
-    # Each level as often as the single answers, in turns (1, 4, 8, 1, 4, 8, ...), and
-    # the median: one round of each swung the speedup by 2x on a shared machine.
+    for answer in sum(singles, []):
+        answer.tokens_to_first_text = raw_runs[0][0].tokens_to_first_text
+    # Each level as often as the single answers, in turns (1, 4, 8, 1, 4, 8, ...,
+    # each round on the next server), and the median: one round of each swung
+    # the speedup by 2x on a shared machine.
     rounds: dict[str, list[float]] = {str(count): [] for count in concurrency}
-    for _ in range(repeats):
+    for round_ in range(repeats):
+        port = ports[round_ % len(ports)]
         for count in concurrency:
             result = asyncio.run(answers(port, make_chats(name, count, params=params)))
             wall = max(a.done for a in result) - min(a.started for a in result)
             rounds[str(count)].append(sum(a.tokens for a in result) / wall)
     aggregate = {count: median(values) for count, values in rounds.items()}
-    return summarise(raw_runs), {**summarise(singles), "aggregate_tokens_per_s": aggregate}
+    per_process = {
+        "raw_stream_tokens_per_s": [median([a.stream_tokens_per_s for a in r]) for r in raw_runs],
+        "ws_stream_tokens_per_s": [median([a.stream_tokens_per_s for a in r]) for r in singles],
+    }
+    return summarise(sum(raw_runs, [])), {
+        **summarise(sum(singles, [])),
+        "aggregate_tokens_per_s": aggregate,
+        "per_process": per_process,
+    }
 
 
 def figures(raw: dict[str, Any], ws: dict[str, Any], *, seed: int) -> dict[str, Any]:
@@ -497,6 +608,7 @@ def figures(raw: dict[str, Any], ws: dict[str, Any], *, seed: int) -> dict[str, 
         "tokens_raw": raw["tokens"],
         "tokens_ws": ws["tokens"],
         "aggregate_tokens_per_s": ws["aggregate_tokens_per_s"],
+        "per_process": ws["per_process"],
         "speedup": {
             n: round(v / single, 2) for n, v in ws["aggregate_tokens_per_s"].items() if single
         },
@@ -521,7 +633,17 @@ def main() -> None:
         default=256,
         help="length of the fixed-length answers (0: natural-length answers only)",
     )
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="answers per process pair, and concurrency rounds"
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=3,
+        help="servers, and raw processes (this one and workers), compared in turns",
+    )
+    parser.add_argument("--raw-worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--prompt-reserve", type=int, default=256, help=argparse.SUPPRESS)
     parser.add_argument("--concurrency", default="1,4,8")
     parser.add_argument(
         "--demo-steps",
@@ -544,6 +666,9 @@ def main() -> None:
         help="torch threads, here and in the server (1: the event loop keeps the other core)",
     )
     args = parser.parse_args()
+    if args.raw_worker:
+        raw_worker(args.raw_worker, prompt_reserve=args.prompt_reserve)
+        return
     concurrency = [int(n) for n in args.concurrency.split(",") if n.strip()]
 
     with tempfile.TemporaryDirectory(prefix="oasst-bench-chat-") as tmp:
@@ -563,42 +688,61 @@ def main() -> None:
         built = build_models(models_dir, demo_steps=args.demo_steps, m25_steps=args.m25_steps)
         build_s = time.monotonic() - started
 
+        prompt_reserve = max(args.max_new_tokens, args.fixed_tokens)
         loaded = {
             name: load_raw(
                 name,
                 max_new_tokens=args.max_new_tokens,
-                prompt_reserve=max(args.max_new_tokens, args.fixed_tokens),
+                prompt_reserve=prompt_reserve,
                 seeds=args.seeds,
             )
             for name in built
         }
 
-        port = free_port()
-        server_env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-        server_env["PYTHONPATH"] = str(ROOT)
-        server = start_server(port, server_env, Path(tmp) / "daphne.log")
+        server_env = dict(os.environ, PYTHONPATH=str(ROOT))
+        servers: list[tuple[int, subprocess.Popen]] = []
+        workers: list[RawWorker] = []
         try:
-            idle_rss = server_rss_mb(server.pid)
+            for index in range(args.processes):
+                port = free_port()
+                log = Path(tmp) / f"daphne-{index}.log"
+                servers.append((port, start_server(port, server_env, log)))
+            for index in range(1, args.processes):
+                log = Path(tmp) / f"raw-{index}.log"
+                workers.append(RawWorker(data_dir, prompt_reserve=prompt_reserve, log=log))
+            ports = [port for port, _server in servers]
+            # Memory is read on the first server.
+            idle_rss = server_rss_mb(servers[0][1].pid)
             natural, fixed, server_rss = {}, {}, {}
             for name in built:
                 natural[name] = measure_model(
-                    port, name, loaded[name], repeats=args.repeats, concurrency=concurrency
+                    ports,
+                    name,
+                    loaded[name],
+                    workers,
+                    repeats=args.repeats,
+                    concurrency=concurrency,
                 )
                 if args.fixed_tokens:
                     fixed[name] = measure_model(
-                        port,
+                        ports,
                         name,
                         fixed_length(loaded[name], args.fixed_tokens),
+                        workers,
                         repeats=args.repeats,
                         concurrency=concurrency,
                     )
-                server_rss[name] = server_rss_mb(server.pid)
+                server_rss[name] = server_rss_mb(servers[0][1].pid)
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            for worker in workers:
+                worker.close()
+            for _port, server in servers:
+                server.terminate()
+            for _port, server in servers:
+                try:
+                    server.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    server.kill()
 
     models = {}
     previous_rss = idle_rss
@@ -624,6 +768,7 @@ def main() -> None:
                 "max_new_tokens": args.max_new_tokens,
                 "fixed_tokens": args.fixed_tokens,
                 "repeats": args.repeats,
+                "processes": args.processes,
                 "models": models,
                 "server_idle_rss_mb": idle_rss,
                 "goals": GOALS,
