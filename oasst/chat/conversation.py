@@ -161,11 +161,35 @@ class ChatView:
 
 
 def open_chat(chat_id: int, user: User) -> Chat:
-    """The person's own chat; raises ChatNotFound for anyone else's."""
-    chat = Chat.objects.select_related("model").filter(pk=chat_id, user=user).first()
-    if chat is None or not user.is_authenticated:
+    """The person's own chat, with its model; raises ChatNotFound for anyone else's.
+
+    In SQL (the chat's row, then its model's): every page and every socket
+    action opens the chat, and composing the ORM's join cost several times the
+    two lookups.
+    """
+    if not user.is_authenticated:
         raise ChatNotFound(chat_id)
+    chat = _row(Chat, "id = %s AND user_id = %s", [Chat._meta.pk.to_python(chat_id), user.pk])
+    if chat is None:
+        raise ChatNotFound(chat_id)
+    if chat.model_id is not None:
+        chat.model = _row(Model, "id = %s", [chat.model_id])
     return chat
+
+
+def _row(model: type[Any], where: str, params: list[Any]) -> Any:
+    """The first row of ``model``'s table matching ``where`` (its own SQL), or None."""
+    sql = f"SELECT * FROM {model._meta.db_table} WHERE {where}"  # noqa: S608 - names from _meta
+    return next(iter(model.objects.raw(sql, params)), None)
+
+
+def read_messages(chat_id: int) -> list[ChatMessage]:
+    """All of a chat's messages in their order (``Meta.ordering``), in SQL as ``open_chat``."""
+    sql = (
+        f"SELECT * FROM {ChatMessage._meta.db_table} WHERE chat_id = %s "  # noqa: S608
+        "ORDER BY created_at, id"
+    )
+    return list(ChatMessage.objects.raw(sql, [chat_id]))
 
 
 def list_chats(user: User, *, include_hidden: bool = False) -> list[Chat]:
@@ -315,12 +339,22 @@ def create_chat(user: User, *, model_name: str | None = None) -> Chat:
     return Chat.objects.create(user=user, model=model, params=params)
 
 
-def _message_in(chat: Chat, message_id: Any, *, role: str | None = None) -> ChatMessage:
+def _message_in(
+    chat: Chat,
+    message_id: Any,
+    *,
+    role: str | None = None,
+    messages: list[ChatMessage] | None = None,
+) -> ChatMessage:
+    """A message of ``chat`` (looked up in ``messages`` when the caller has read them)."""
     try:
         pk = int(message_id)
     except (TypeError, ValueError):
         raise ChatError(_("That message does not exist.")) from None
-    message = chat.messages.filter(pk=pk).first()
+    if messages is None:
+        message = chat.messages.filter(pk=pk).first()
+    else:
+        message = next((m for m in messages if m.pk == pk), None)
     if message is None or (role and message.role != role):
         raise ChatError(_("That message does not exist."))
     return message
@@ -366,8 +400,19 @@ def effective_params(chat: Chat, model: Model) -> SamplingParams:
         raise ChatError(str(exc)) from None
 
 
+# The writes below that store pending answers take the chat's ``messages``
+# when the caller has read them (``start_turn``): they look messages up there
+# instead of in the database, and append the ones they create.
+
+
 def send_prompt(
-    chat: Chat, *, user: User, text: Any, parent_id: Any = None, drafts: Any = 1
+    chat: Chat,
+    *,
+    user: User,
+    text: Any,
+    parent_id: Any = None,
+    drafts: Any = 1,
+    messages: list[ChatMessage] | None = None,
 ) -> list[int]:
     """Store a prompt under ``parent_id`` (an answer, or none for a first prompt) and
     queue ``drafts`` answers to it; returns the answers' ids."""
@@ -375,44 +420,80 @@ def send_prompt(
     count = _clean_drafts(drafts)
     parent = None
     if parent_id not in (None, "", "None"):
-        parent = _message_in(chat, parent_id, role=Role.ASSISTANT)
+        parent = _message_in(chat, parent_id, role=Role.ASSISTANT, messages=messages)
         if parent.state in WORKING_STATES or not parent.text:
             raise ChatError(_("Wait for the answer to finish, or regenerate it, before replying."))
-    elif (
-        chat.messages.exists()
-        and not chat.messages.filter(parent=None, role=Role.PROMPTER).exists()
-    ):
+    elif _has_messages_but_no_first_prompt(chat, messages):
         raise ChatError(_("That message does not exist."))
     with transaction.atomic():
         prompt = ChatMessage.objects.create(chat=chat, parent=parent, role=Role.PROMPTER, text=text)
+        if messages is not None:
+            messages.append(prompt)
         fields = []
         if not chat.title:
             first_line = text.splitlines()[0]
             chat.title = first_line[:TITLE_LENGTH] + ("…" if len(first_line) > TITLE_LENGTH else "")
             fields.append("title")
-        return _queue_answers(chat, user=user, parent=prompt, count=count, fields=fields)
+        return _queue_answers(
+            chat, user=user, parent=prompt, count=count, fields=fields, messages=messages
+        )
+
+
+def _has_messages_but_no_first_prompt(chat: Chat, messages: list[ChatMessage] | None) -> bool:
+    if messages is None:
+        return (
+            chat.messages.exists()
+            and not chat.messages.filter(parent=None, role=Role.PROMPTER).exists()
+        )
+    return bool(messages) and not any(
+        m.parent_id is None and m.role == Role.PROMPTER for m in messages
+    )
 
 
 def edit_prompt(
-    chat: Chat, *, user: User, message_id: Any, text: Any, drafts: Any = 1
+    chat: Chat,
+    *,
+    user: User,
+    message_id: Any,
+    text: Any,
+    drafts: Any = 1,
+    messages: list[ChatMessage] | None = None,
 ) -> list[int]:
     """A new version of a prompt, as its sibling; the old branch stays."""
-    old = _message_in(chat, message_id, role=Role.PROMPTER)
-    return send_prompt(chat, user=user, text=text, parent_id=old.parent_id, drafts=drafts)
+    old = _message_in(chat, message_id, role=Role.PROMPTER, messages=messages)
+    return send_prompt(
+        chat, user=user, text=text, parent_id=old.parent_id, drafts=drafts, messages=messages
+    )
 
 
-def regenerate(chat: Chat, *, user: User, message_id: Any, drafts: Any = 1) -> list[int]:
+def regenerate(
+    chat: Chat,
+    *,
+    user: User,
+    message_id: Any,
+    drafts: Any = 1,
+    messages: list[ChatMessage] | None = None,
+) -> list[int]:
     """New answers beside an answer (or answers to a prompt)."""
-    message = _message_in(chat, message_id)
-    prompt = message if message.role == Role.PROMPTER else message.parent
+    message = _message_in(chat, message_id, messages=messages)
+    if message.role == Role.PROMPTER:
+        prompt = message
+    elif messages is None:
+        prompt = message.parent
+    else:
+        prompt = next(m for m in messages if m.pk == message.parent_id)
     assert prompt is not None
     with transaction.atomic():
-        return _queue_answers(chat, user=user, parent=prompt, count=_clean_drafts(drafts))
+        return _queue_answers(
+            chat, user=user, parent=prompt, count=_clean_drafts(drafts), messages=messages
+        )
 
 
-def continue_answer(chat: Chat, *, user: User, message_id: Any) -> list[int]:
+def continue_answer(
+    chat: Chat, *, user: User, message_id: Any, messages: list[ChatMessage] | None = None
+) -> list[int]:
     """Let the model go on writing an answer that was cut short or stopped."""
-    message = _message_in(chat, message_id, role=Role.ASSISTANT)
+    message = _message_in(chat, message_id, role=Role.ASSISTANT, messages=messages)
     if message.finish_reason not in {"length", "cancelled"} or not message.text:
         raise ChatError(_("Only an answer that was cut short or stopped can be continued."))
     _check_rate(user, 1)
@@ -436,11 +517,18 @@ def chat_model(chat: Chat) -> Model:
 
 
 def _queue_answers(
-    chat: Chat, *, user: User, parent: ChatMessage, count: int, fields: list[str] | None = None
+    chat: Chat,
+    *,
+    user: User,
+    parent: ChatMessage,
+    count: int,
+    fields: list[str] | None = None,
+    messages: list[ChatMessage] | None = None,
 ) -> list[int]:
     """Should be called inside a transaction: pending answers to ``parent``.
 
-    ``fields`` are other fields of ``chat`` to save with its active leaf.
+    ``fields`` are other fields of ``chat`` to save with its active leaf; the
+    answers are appended to ``messages`` when given.
     """
     try:
         model = chat_model(chat)
@@ -461,6 +549,8 @@ def _queue_answers(
         )
         for _ in range(count)
     ]
+    if messages is not None:
+        messages.extend(answers)
     chat.active_leaf = answers[0]
     chat.updated_at = timezone.now()
     chat.save(update_fields=["active_leaf", "updated_at", *(fields or [])])
@@ -801,9 +891,10 @@ def start_turn(
     (and only after ``turn_view``, if it shows the thread).
     """
     chat = open_chat(chat_id, user)
-    ids = write(chat, user=user, **kwargs)
-    # One read of the chat's messages serves the runner's input and the thread.
-    messages = list(chat.messages.all())
+    # One read of the chat's messages serves the write's checks, the runner's
+    # input and the thread; the write appends what it creates.
+    messages = read_messages(chat.id)
+    ids = write(chat, user=user, messages=messages, **kwargs)
     by_id = {m.id: m for m in messages}
     started, refused = [], None
     for message_id in ids:
@@ -822,7 +913,7 @@ def start_turn(
             continue
         started.append(StartedAnswer(message_id, chat.id, handle, AnswerRow.of(message)))
     if refused:
-        messages = list(chat.messages.all())  # with the refusals stored
+        messages = read_messages(chat.id)  # with the refusals stored
     return StartedTurn(chat, messages, started, refused)
 
 

@@ -61,6 +61,31 @@ def test_a_reply_takes_ten_queries_however_long_the_chat(
     assert len(result.view.items) == 10
 
 
+@pytest.mark.parametrize("action", ["send", "edit", "regenerate"])
+def test_a_turn_reads_the_chats_messages_once(
+    volunteer: User, fake_model: Model, action: str
+) -> None:
+    chat = conversation.create_chat(volunteer)
+    first = turn(chat, volunteer, text="hello")
+    prompt, answer = (item.id for item in first.view.items)
+    finish(answer)
+    write, kwargs = {
+        "send": (conversation.send_prompt, {"text": "more", "parent_id": answer}),
+        "edit": (conversation.edit_prompt, {"message_id": prompt, "text": "hi"}),
+        "regenerate": (conversation.regenerate, {"message_id": answer}),
+    }[action]
+    with CaptureQueriesContext(connection) as queries:
+        result = take_turn(chat.id, volunteer, write, kwargs)
+    for started in result.started:
+        started.handle.cancel()
+    table = ChatMessage._meta.db_table
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    # The checks (the parent, the prompt edited or answered), the runner's
+    # input and the thread all use the one read.
+    assert sum(f"FROM {table} " in sql or f'FROM "{table}"' in sql for sql in reads) == 1
+    assert len(result.started) == 1 and result.view.items[-1].state == State.PENDING
+
+
 def test_the_answer_goes_to_the_runner_once_written_before_the_thread_is_read(
     volunteer: User,
     fake_model: Model,
