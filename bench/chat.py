@@ -48,6 +48,14 @@ and ``finished_after_last_token_ms`` the time between the two.
 
 The raw and the websocket answers are taken in turns, one of each per
 repeat, so that both see the same load from whatever else the machine runs.
+Both sides run in ``--processes`` processes (3 by default): that many daphne
+servers, and this process with raw workers beside it (this script with
+``--raw-worker``). The same code runs at different speeds in different
+processes: four idle processes timing the demo model in turns kept speeds up
+to 8% apart (m25: 11%; two servers with the same settings, 12%), more than
+the 5% the goal allows. So raw process ``i`` and server ``i`` answer in turns,
+``--repeats`` times each, and the figures are the medians over all of them;
+``per_process`` shows each process's own median stream rate.
 Sampling with a fixed seed (the seed, of the first few, whose answer is
 longest, so that a model that stops early still gives a stream to time)
 makes the raw and the websocket answers the same tokens, so their speeds
@@ -70,7 +78,7 @@ Prints ONE JSON line with the figures, the raw baselines measured in the
 same run, and the goals (websocket ≥ 95% of raw tokens/s, under 20 ms added
 to the first token, ≥ 1.8× single-stream at 4 chats on CPU).
 
-    .venv/bin/python bench/chat.py                     # about 4 minutes on 2 shared cores
+    .venv/bin/python bench/chat.py                     # about 6 minutes on 2 shared cores
     .venv/bin/python bench/chat.py --max-new-tokens 128 --repeats 9 --demo-steps 600
     .venv/bin/python bench/chat.py --threads 4         # a machine with cores to spare
     .venv/bin/python bench/chat.py --models-dir /tmp/oasst-bench-models   # built once, reused
