@@ -174,3 +174,17 @@ def test_a_growing_cache_layer_cropped_by_transformers_goes_on_from_what_is_left
     new_keys, _ = layer.update(torch.ones(1, 2, 1, 4), torch.ones(1, 2, 1, 4))
     assert torch.equal(new_keys, torch.cat([keys[..., :4, :], torch.ones(1, 2, 1, 4)], dim=-2))
     assert layer.get_seq_length() == 5
+
+
+@pytest.mark.parametrize(
+    ("gpu", "device", "dtype"), [(True, "cuda", "float16"), (False, "cpu", "float32")]
+)
+def test_the_transformers_backend_takes_a_gpu_in_half_precision_when_there_is_one(
+    monkeypatch: pytest.MonkeyPatch, gpu: bool, device: str, dtype: str
+) -> None:
+    import torch
+
+    from oasst.inference.backends.hf import pick_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+    assert pick_device() == (torch.device(device), getattr(torch, dtype))

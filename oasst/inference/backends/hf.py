@@ -168,14 +168,20 @@ def _left_pad(tensor: torch.Tensor, width: int) -> torch.Tensor:
     return torch.nn.functional.pad(tensor, padding)
 
 
+def pick_device() -> tuple[torch.device, torch.dtype]:
+    """The first GPU in half precision when torch sees one, else the CPU in float32."""
+    if torch.cuda.is_available():
+        return torch.device("cuda"), torch.float16
+    return torch.device("cpu"), torch.float32
+
+
 class HFBackend:
     kind = "transformers"
 
     def __init__(self, spec: ModelSpec, *, max_batch: int, threads: int) -> None:
         if threads:
             torch.set_num_threads(threads)
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        self.device, dtype = pick_device()
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(spec.path)
             self.model = AutoModelForCausalLM.from_pretrained(spec.path, dtype=dtype)
