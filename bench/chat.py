@@ -8,10 +8,10 @@ models are kept there and later runs with the same steps reuse them (the
 builder is deterministic; ``build_s`` is then only their registration). Then,
 for each model:
 
-- raw: the transformers backend alone, in this process, decoding as the
-  runner's thread does (``pick_tokens``, the runner's stop tokens, the text
-  stream that turns tokens into text) with no queue, thread hand-off,
-  database or socket.
+- raw: the transformers backend alone, in this process (and in raw workers,
+  see below), decoding as the runner's thread does (``pick_tokens``, the
+  runner's stop tokens, the text stream that turns tokens into text) with no
+  queue, thread hand-off, database or socket.
 - websocket: the same prompt and parameters through the whole server: a daphne
   started in a subprocess on this data directory, and a websocket client
   (the ``websockets`` package) signed in with a session cookie that sends the
@@ -339,12 +339,8 @@ def load_raw(name: str, *, max_new_tokens: int, prompt_reserve: int, seeds: int)
 class RawWorker:
     """The raw backend in a process of its own: this script with ``--raw-worker``.
 
-    The same code runs at different speeds in different processes: on an idle
-    2-core VM, four processes timing the same demo model in turns kept their
-    own speeds, up to 8% apart (the memory each one's weights landed in). The
-    socket path runs in the server's process, so one raw process against one
-    server compares two draws of that; several of each, in turns, compare
-    their medians. The worker answers JSON commands on stdin, one per line
+    Another draw of a process's own speed (see ``--processes`` in the module's
+    docstring). The worker answers JSON commands on stdin, one per line
     (model, sampling parameters), with an answer's timings.
     """
 
@@ -677,6 +673,8 @@ def main() -> None:
     if args.raw_worker:
         raw_worker(args.raw_worker, prompt_reserve=args.prompt_reserve)
         return
+    if args.processes < 1 or args.repeats < 1:
+        parser.error("--processes and --repeats must be at least 1")
     concurrency = [int(n) for n in args.concurrency.split(",") if n.strip()]
 
     with tempfile.TemporaryDirectory(prefix="oasst-bench-chat-") as tmp:

@@ -405,9 +405,10 @@ def effective_params(chat: Chat, model: Model) -> SamplingParams:
         raise ChatError(str(exc)) from None
 
 
-# The writes below that store pending answers take the chat's ``messages``
-# when the caller has read them (``start_turn``): they look messages up there
-# instead of in the database, and append the ones they create.
+# The writes below that store pending answers work on the chat's messages:
+# ``messages`` when the caller has read them (``start_turn``, which uses the
+# list afterwards), else read here. They look messages up in the list instead
+# of in the database, and append the ones they create.
 
 
 def send_prompt(
@@ -423,17 +424,17 @@ def send_prompt(
     queue ``drafts`` answers to it; returns the answers' ids."""
     text = _clean_text(text)
     count = _clean_drafts(drafts)
+    messages = read_messages(chat.id) if messages is None else messages
     parent = None
     if parent_id not in (None, "", "None"):
         parent = _message_in(chat, parent_id, role=Role.ASSISTANT, messages=messages)
         if parent.state in WORKING_STATES or not parent.text:
             raise ChatError(_("Wait for the answer to finish, or regenerate it, before replying."))
-    elif _has_messages_but_no_first_prompt(chat, messages):
+    elif messages and not any(m.parent_id is None and m.role == Role.PROMPTER for m in messages):
         raise ChatError(_("That message does not exist."))
     with transaction.atomic():
         prompt = ChatMessage.objects.create(chat=chat, parent=parent, role=Role.PROMPTER, text=text)
-        if messages is not None:
-            messages.append(prompt)
+        messages.append(prompt)
         fields = []
         if not chat.title:
             first_line = text.splitlines()[0]
@@ -442,17 +443,6 @@ def send_prompt(
         return _queue_answers(
             chat, user=user, parent=prompt, count=count, fields=fields, messages=messages
         )
-
-
-def _has_messages_but_no_first_prompt(chat: Chat, messages: list[ChatMessage] | None) -> bool:
-    if messages is None:
-        return (
-            chat.messages.exists()
-            and not chat.messages.filter(parent=None, role=Role.PROMPTER).exists()
-        )
-    return bool(messages) and not any(
-        m.parent_id is None and m.role == Role.PROMPTER for m in messages
-    )
 
 
 def edit_prompt(
@@ -465,6 +455,7 @@ def edit_prompt(
     messages: list[ChatMessage] | None = None,
 ) -> list[int]:
     """A new version of a prompt, as its sibling; the old branch stays."""
+    messages = read_messages(chat.id) if messages is None else messages
     old = _message_in(chat, message_id, role=Role.PROMPTER, messages=messages)
     return send_prompt(
         chat, user=user, text=text, parent_id=old.parent_id, drafts=drafts, messages=messages
@@ -480,14 +471,12 @@ def regenerate(
     messages: list[ChatMessage] | None = None,
 ) -> list[int]:
     """New answers beside an answer (or answers to a prompt)."""
+    messages = read_messages(chat.id) if messages is None else messages
     message = _message_in(chat, message_id, messages=messages)
     if message.role == Role.PROMPTER:
         prompt = message
-    elif messages is None:
-        prompt = message.parent
     else:
         prompt = next(m for m in messages if m.pk == message.parent_id)
-    assert prompt is not None
     with transaction.atomic():
         return _queue_answers(
             chat, user=user, parent=prompt, count=_clean_drafts(drafts), messages=messages
@@ -498,6 +487,7 @@ def continue_answer(
     chat: Chat, *, user: User, message_id: Any, messages: list[ChatMessage] | None = None
 ) -> list[int]:
     """Let the model go on writing an answer that was cut short or stopped."""
+    messages = read_messages(chat.id) if messages is None else messages
     message = _message_in(chat, message_id, role=Role.ASSISTANT, messages=messages)
     if message.finish_reason not in {"length", "cancelled"} or not message.text:
         raise ChatError(_("Only an answer that was cut short or stopped can be continued."))
@@ -527,13 +517,13 @@ def _queue_answers(
     user: User,
     parent: ChatMessage,
     count: int,
+    messages: list[ChatMessage],
     fields: list[str] | None = None,
-    messages: list[ChatMessage] | None = None,
 ) -> list[int]:
     """Should be called inside a transaction: pending answers to ``parent``.
 
     ``fields`` are other fields of ``chat`` to save with its active leaf; the
-    answers are appended to ``messages`` when given.
+    answers are appended to ``messages``, the chat's messages.
     """
     try:
         model = chat_model(chat)
@@ -554,8 +544,7 @@ def _queue_answers(
         )
         for _ in range(count)
     ]
-    if messages is not None:
-        messages.extend(answers)
+    messages.extend(answers)
     chat.active_leaf = answers[0]
     chat.updated_at = timezone.now()
     chat.save(update_fields=["active_leaf", "updated_at", *(fields or [])])
