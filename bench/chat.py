@@ -68,8 +68,8 @@ answers are about 20 tokens, some 60 ms) and on answers of a fixed length
 where both paths sample with ``min_new_tokens`` equal to
 ``max_new_tokens``, the runner's option that keeps the stop tokens off until
 then, so every answer has exactly that many tokens. The cost of an answer's
-start (the database hop that hands it to the runner, the thread sent before
-its tokens) does not grow with its length: on a 60 ms answer it is a quarter
+start (the database hop that writes it and renders the thread, the thread
+sent before the model starts) does not grow with its length: on a 60 ms answer it is a quarter
 of the answer, on a realistic one a few percent. So the goals are read on the
 fixed-length figures (under ``fixed_length``), and the natural-length ones,
 measured exactly as before, are reported beside them. ``--fixed-tokens 0``

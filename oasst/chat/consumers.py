@@ -28,7 +28,7 @@ from oasst.chat.conversation import (
     ChatNotFound,
     ChatView,
     MessageView,
-    StartedTurn,
+    Turn,
     Update,
 )
 
@@ -120,27 +120,33 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return await database_sync_to_async(conversation.open_chat)(self.chat_id, self.user)
 
     async def _write_then_generate(self, write: Any, **kwargs: Any) -> None:
-        # Two database hops: the write with its answers handed to the runner,
-        # then the thread read and rendered while the model takes its first
-        # steps. Split so that the writes of several chats sending at once
-        # (one database thread serves them all) come before any of their
-        # threads: the last one's answer joins the model's batch a few
-        # milliseconds after the first, not a whole hop per chat later. The
-        # lock keeps the answers' updates behind the thread that holds their
-        # elements.
+        # One database hop writes the action and renders the thread; then, on
+        # the loop, the thread is sent and the answers go to the runner. The
+        # model's thread starts only after that: while it decodes, the loop
+        # and the database thread wait long for the GIL (it takes the GIL
+        # back after every tensor operation), and every step of the start
+        # would wait behind it. The lock keeps the answers' updates behind
+        # the thread that holds their elements.
         async with self.sending:
-            turn = await database_sync_to_async(conversation.start_turn)(
-                self.chat_id, self.user, write, kwargs, user_key=f"user:{self.user.pk}"
+            turn, html = await database_sync_to_async(write_and_render)(
+                self.chat_id, self.user, write, kwargs
             )
             try:
-                html = await database_sync_to_async(render_turn)(turn, self.user)
+                await self.send(text_data=html)
             finally:
-                # Tracked after the thread is read (none of their tokens in it),
-                # and even if this socket is gone meanwhile, so that they finish.
-                contextvars.Context().run(conversation.track_answers, turn.started)
-            await self.send(text_data=html)
-        if turn.refused:
-            raise turn.refused
+                # Even if this socket is gone meanwhile: the answers are
+                # stored as pending and must finish.
+                started, refused = conversation.start_answers(
+                    turn.requests, user_key=f"user:{self.user.pk}"
+                )
+                contextvars.Context().run(conversation.track_answers, started)
+            if refused:
+                view = await database_sync_to_async(conversation.store_refusals)(
+                    turn, refused, user=self.user
+                )
+                await self.send(text_data=render_thread(view))
+        if turn.refused or refused:
+            raise turn.refused or ChatError(next(iter(refused.values())))
 
     async def do_send(self, data: dict[str, Any]) -> None:
         await self._write_then_generate(
@@ -206,13 +212,16 @@ ACTIONS = {
 }
 
 
-def render_turn(turn: StartedTurn, user: Any) -> str:
-    """Sync: a started turn's thread, read and rendered in the same hop.
+def write_and_render(
+    chat_id: int, user: Any, write: Any, kwargs: dict[str, Any]
+) -> tuple[Turn, str]:
+    """Sync: an action written (``conversation.write_turn``) and the thread after it, rendered.
 
     Rendering here rather than on the event loop keeps the loop free to relay
     other answers' tokens meanwhile.
     """
-    return render_thread(conversation.turn_view(turn, user=user))
+    turn = conversation.write_turn(chat_id, user, write, kwargs)
+    return turn, render_thread(conversation.turn_view(turn, user=user))
 
 
 def skip_seen(updates: list[Update], seen: dict[int, int]) -> list[Update]:

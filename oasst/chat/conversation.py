@@ -52,6 +52,7 @@ from oasst.inference.runner import Event, RunnerRefused, get_runner
 from oasst.inference.specs import (
     PRESETS,
     InvalidParams,
+    ModelSpec,
     SamplingParams,
     parse_params,
     preset_params,
@@ -68,6 +69,11 @@ TITLE_LENGTH = 60
 # demo and the ~25M models (same server, in turns; see bench/chat.py), and
 # text that grows every 50 ms still reads as a stream.
 FRAME_INTERVAL = 1 / 20
+# Seconds the loop gets to send a frame of tokens before a database call of
+# the same answer starts (the first token's "in progress", the last one's
+# result): the database thread would hold the GIL, and the frame would wait
+# behind the whole call (2-3 ms on the demo model, a few hundred µs with this).
+SEND_BEFORE_WRITE_S = 0.001
 MAX_SYSTEM_PROMPT = 2000
 MAX_FEEDBACK_TEXT = 4000
 # The reasons a vote may carry: the stored code and what the page shows.
@@ -406,7 +412,7 @@ def effective_params(chat: Chat, model: Model) -> SamplingParams:
 
 
 # The writes below that store pending answers work on the chat's messages:
-# ``messages`` when the caller has read them (``start_turn``, which uses the
+# ``messages`` when the caller has read them (``write_turn``, which uses the
 # list afterwards), else read here. They look messages up in the list instead
 # of in the database, and append the ones they create.
 
@@ -852,6 +858,18 @@ def _finished_update(generation: Generation, *, error: str = "") -> Update | Non
     return Update("finished", generation.message_id, item=item, error=error)
 
 
+@dataclass(frozen=True)
+class AnswerRequest:
+    """A pending answer as the runner takes it, with its row as it was stored."""
+
+    message_id: int
+    chat_id: int
+    spec: ModelSpec
+    conversation: Conversation
+    params: SamplingParams
+    answer: AnswerRow
+
+
 @dataclass
 class StartedAnswer:
     """An answer handed to the runner: its message and the runner's handle."""
@@ -863,26 +881,24 @@ class StartedAnswer:
 
 
 @dataclass
-class StartedTurn:
-    """An action written and its answers handed to the runner, their generations not tracked."""
+class Turn:
+    """An action written: the chat's messages after it, and its answers for the runner."""
 
     chat: Chat
     messages: list[ChatMessage]
-    started: list[StartedAnswer]
+    requests: list[AnswerRequest]
     refused: ChatError | None = None
 
 
-def start_turn(
-    chat_id: int, user: User, write: Any, kwargs: dict[str, Any], *, user_key: str
-) -> StartedTurn:
-    """Sync: ``write(chat, user=user, **kwargs)`` and its answers handed to the runner.
+def write_turn(chat_id: int, user: User, write: Any, kwargs: dict[str, Any]) -> Turn:
+    """Sync: ``write(chat, user=user, **kwargs)``, and its answers ready for the runner.
 
     ``write`` is one of the actions that store pending answers (``send_prompt``,
     ``edit_prompt``, ``regenerate``, ``continue_answer``) and returns their ids.
-    The answers go to the runner as soon as the write is committed. An answer
-    the runner refuses is stored as aborted. The caller must see that
-    ``track_answers`` is called on the event loop afterwards, whatever happens
-    (and only after ``turn_view``, if it shows the thread).
+    Nothing goes to the runner here: the caller shows the thread (``turn_view``)
+    and then hands the answers over (``start_answers``), so the model's thread
+    does not compete with the rendering and the sending for the GIL. An answer
+    whose model or parameters are no longer valid is stored as aborted.
     """
     chat = open_chat(chat_id, user)
     # One read of the chat's messages serves the write's checks, the runner's
@@ -890,34 +906,61 @@ def start_turn(
     messages = read_messages(chat.id)
     ids = write(chat, user=user, messages=messages, **kwargs)
     by_id = {m.id: m for m in messages}
-    started, refused = [], None
+    requests, refused = [], None
     for message_id in ids:
         message = by_id[message_id]
         try:
-            model = _answer_model(chat, message)
-            handle = get_runner().submit(
-                model.spec,
-                _conversation(chat, message, by_id),
-                parse_params(message.params),
-                user_key=user_key,
+            requests.append(
+                AnswerRequest(
+                    message_id,
+                    chat.id,
+                    _answer_model(chat, message).spec,
+                    _conversation(chat, message, by_id),
+                    parse_params(message.params),
+                    AnswerRow.of(message),
+                )
             )
-        except (UnknownModel, RunnerRefused, InvalidParams) as exc:
+        except (UnknownModel, InvalidParams) as exc:
             refused = refused or ChatError(str(exc))
             _store_failure(message_id, str(exc))
-            continue
-        started.append(StartedAnswer(message_id, chat.id, handle, AnswerRow.of(message)))
     if refused:
         messages = read_messages(chat.id)  # with the refusals stored
-    return StartedTurn(chat, messages, started, refused)
+    return Turn(chat, messages, requests, refused)
 
 
-def turn_view(turn: StartedTurn, *, user: User) -> ChatView:
-    """Sync: the thread after a started turn, none of whose answers' tokens it holds yet.
-
-    Their generations are tracked only after this (the runner keeps their
-    tokens meanwhile), so every token reaches the page once, after the thread.
-    """
+def turn_view(turn: Turn, *, user: User) -> ChatView:
+    """Sync: the thread after a written turn; its answers are pending, with no tokens yet."""
     return chat_view(turn.chat, user=user, messages=turn.messages)
+
+
+def start_answers(
+    requests: list[AnswerRequest], *, user_key: str
+) -> tuple[list[StartedAnswer], dict[int, str]]:
+    """Hand a turn's answers to the runner: the started ones, and the refused ones' reasons.
+
+    No database access (the runners' ``submit`` only queues), so it runs on
+    the event loop. Store the refusals with ``store_refusals``, and track the
+    started answers (``track_answers``) at once.
+    """
+    runner = get_runner()
+    started, refused = [], {}
+    for request in requests:
+        try:
+            handle = runner.submit(
+                request.spec, request.conversation, request.params, user_key=user_key
+            )
+        except RunnerRefused as exc:
+            refused[request.message_id] = str(exc)
+            continue
+        started.append(StartedAnswer(request.message_id, request.chat_id, handle, request.answer))
+    return started, refused
+
+
+def store_refusals(turn: Turn, refused: dict[int, str], *, user: User) -> ChatView:
+    """Sync: the answers the runner refused stored as aborted; returns the thread after."""
+    for message_id, error in refused.items():
+        _store_failure(message_id, error)
+    return chat_view(turn.chat, user=user, messages=read_messages(turn.chat.id))
 
 
 def track_answers(started: list[StartedAnswer]) -> None:
@@ -962,7 +1005,7 @@ async def _pump(generation: Generation) -> None:
         while True:
             events = await handle.next_events(gather_until=gather_until)
             pieces = []
-            done = None
+            started = done = None
             for event in events:
                 if event.kind == "queued":
                     generation.position = event.position
@@ -972,11 +1015,7 @@ async def _pump(generation: Generation) -> None:
                     )
                 elif event.kind == "started":
                     generation.position = 0
-                    # Not awaited: the first token must not wait for this write.
-                    # Database calls run one at a time in order, and the write
-                    # only touches a pending answer, so it never undoes the
-                    # final state that _store_result writes.
-                    _spawn(database_sync_to_async(_mark_started)(generation.message_id, event))
+                    started = event
                 elif event.kind == "token":
                     pieces.append(event.text)
                 elif event.kind == "done":
@@ -995,6 +1034,15 @@ async def _pump(generation: Generation) -> None:
                 # swapped more often than a reader can follow. The end is never
                 # held back.
                 gather_until = loop.time() + FRAME_INTERVAL
+                if started or done:
+                    # The frame leaves before the database call below starts:
+                    # it would hold the GIL and the frame would wait for it.
+                    await asyncio.sleep(SEND_BEFORE_WRITE_S)
+            if started is not None:
+                # Not awaited: database calls run one at a time in order, and
+                # the write only touches a pending answer, so it never undoes
+                # the final state that _store_result writes.
+                _spawn(database_sync_to_async(_mark_started)(generation.message_id, started))
             if done is not None:
                 # Off the live list first: from now on the stored text is the whole text.
                 _live.pop(generation.message_id, None)

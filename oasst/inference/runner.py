@@ -111,11 +111,12 @@ class Handle:
         A wake-up writes to the loop's self-pipe, and the model thread then
         waits for the GIL while the loop runs: done for every token, that
         paces the model by the event loop. So a token that the reader would
-        only hold until its timer anyway wakes nobody.
+        only hold until its timer anyway wakes nobody, and neither does
+        "started" (nothing waits on it; it travels with the first token).
         """
         self._events.put(event)
         loop = self._loop
-        if event.kind == "token" and self._gathering:
+        if event.kind == "started" or (event.kind == "token" and self._gathering):
             return
         if loop is not None and not self._wake_pending:
             self._wake_pending = True

@@ -98,7 +98,15 @@ class TakenTurn:
 
 
 def take_turn(chat_id: int, user: User, write: Any, kwargs: dict[str, Any]) -> TakenTurn:
-    """Sync: the socket's two hops of one action (the write handing its answers to the
-    runner, then the thread) in one call; the answers' generations are not tracked."""
-    turn = conversation.start_turn(chat_id, user, write, kwargs, user_key=f"user:{user.pk}")
-    return TakenTurn(conversation.turn_view(turn, user=user), turn.started, turn.refused)
+    """Sync: what the socket does for one action, in one call: the write and the thread
+    (one hop), the answers handed to the runner, and the ones it refused stored (with
+    the thread after them); the answers' generations are not tracked."""
+    turn = conversation.write_turn(chat_id, user, write, kwargs)
+    view = conversation.turn_view(turn, user=user)
+    started, refused = conversation.start_answers(turn.requests, user_key=f"user:{user.pk}")
+    if refused:
+        view = conversation.store_refusals(turn, refused, user=user)
+    error = turn.refused or (
+        conversation.ChatError(next(iter(refused.values()))) if refused else None
+    )
+    return TakenTurn(view, started, error)

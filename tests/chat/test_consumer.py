@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
@@ -12,8 +13,10 @@ from django.test import override_settings
 
 from oasst.accounts.models import User
 from oasst.chat import conversation
+from oasst.chat.consumers import ChatConsumer
 from oasst.chat.models import Chat, ChatMessage, DraftPick, State
 from oasst.inference.models import Model
+from oasst.inference.runner import LocalRunner, set_runner
 from tests.chat.conftest import connect, receive_until
 from tests.conftest import make_user
 
@@ -216,6 +219,93 @@ async def test_drafts_are_generated_together_and_the_pick_is_stored(
     pick = await database_sync_to_async(DraftPick.objects.get)()
     assert (pick.selected_id, pick.rejected) == (a2.id, [a1.id])
     await comm.disconnect()
+
+
+async def test_the_thread_is_sent_before_the_answer_goes_to_the_runner(
+    volunteer: User, fake_model: Model, runner: LocalRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model's thread starts after the turn's own work, not beside it (the GIL)."""
+    chat = await new_chat(volunteer)
+    comm = await open_socket(chat, volunteer)
+    sent = record_frames(monkeypatch)
+    frames_at_submit = []
+    submit = runner.submit
+
+    def recording_submit(*args: Any, **kwargs: Any) -> Any:
+        frames_at_submit.append(list(sent))
+        return submit(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "submit", recording_submit)
+    await send(comm, action="send", text="hello")
+    await receive_until(comm, finished)
+    [frames] = frames_at_submit
+    assert len(frames) == 1 and 'id="thread"' in frames[0] and "state-pending" in frames[0]
+    await comm.disconnect()
+
+
+async def test_the_first_and_last_tokens_are_sent_before_their_database_writes(
+    volunteer: User, fake_model: Model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write of "in progress" and of the result hold the GIL for milliseconds:
+    the frames of the first and of the last tokens leave before they start."""
+    chat = await new_chat(volunteer)
+    comm = await open_socket(chat, volunteer)
+    sent = record_frames(monkeypatch)
+    streamed_at_write: dict[str, str] = {}
+    wrap = conversation.database_sync_to_async
+
+    def recording_wrap(function: Any) -> Any:
+        if function in (conversation._mark_started, conversation._store_result):
+            streamed_at_write[function.__name__] = "".join(
+                "".join(re.findall(r'beforeend:#message-\d+-text">(.*?)</div>', frame))
+                for frame in sent
+            )
+        return wrap(function)
+
+    monkeypatch.setattr(conversation, "database_sync_to_async", recording_wrap)
+    await send(comm, action="send", text="hello")
+    await receive_until(comm, finished)
+    first = streamed_at_write["_mark_started"]
+    assert first and "Echo: hello".startswith(first)
+    assert streamed_at_write["_store_result"] == "Echo: hello"
+    await comm.disconnect()
+
+
+async def test_an_answer_the_runner_refuses_is_shown_aborted_with_the_reason(
+    volunteer: User, fake_model: Model
+) -> None:
+    strict = LocalRunner(user_limit=1, queue_size=8)
+    previous = set_runner(strict)
+    try:
+        chat = await new_chat(volunteer)
+        comm = await open_socket(chat, volunteer)
+        await send(comm, action="send", text="two drafts", drafts=2)
+        frames = [await comm.receive_from(timeout=5) for _ in range(3)]
+        await receive_until(comm, finished)
+        await comm.disconnect()
+    finally:
+        strict.shutdown()
+        set_runner(previous)
+    # The thread with the first draft being written, again once the other is
+    # stored as refused (the drafts' pager shows both), and why.
+    first, again, error = frames
+    assert 'id="thread"' in first and "state-pending" in first and 'id="thread"' in again
+    assert 'id="chat-error"' in error and "answers being written" in error
+    states = sorted(m.state for m in await messages_of(chat) if m.role == "assistant")
+    assert states == [State.ABORTED, State.COMPLETE]
+
+
+def record_frames(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The text frames the chat's sockets send from now on, in order."""
+    sent: list[str] = []
+    send = ChatConsumer.send
+
+    async def recording_send(self: ChatConsumer, text_data: str | None = None, **kwargs: Any):
+        sent.append(text_data or "")
+        await send(self, text_data=text_data, **kwargs)
+
+    monkeypatch.setattr(ChatConsumer, "send", recording_send)
+    return sent
 
 
 async def test_anonymous_sockets_are_closed_with_4401(fake_model: Model, volunteer: User) -> None:

@@ -86,12 +86,14 @@ def test_a_turn_reads_the_chats_messages_once(
     assert len(result.started) == 1 and result.view.items[-1].state == State.PENDING
 
 
-def test_the_answer_goes_to_the_runner_once_written_before_the_thread_is_read(
+def test_the_answer_goes_to_the_runner_after_the_write_and_the_thread(
     volunteer: User,
     fake_model: Model,
     runner: LocalRunner,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The model's thread starts only when the database work of the turn is done:
+    while it decodes, the other threads wait long for the GIL."""
     chat = conversation.create_chat(volunteer)
     first = turn(chat, volunteer, text="hello")
     finish(first.view.items[-1].id)
@@ -104,13 +106,14 @@ def test_the_answer_goes_to_the_runner_once_written_before_the_thread_is_read(
 
     monkeypatch.setattr(runner, "submit", recording_submit)
     with CaptureQueriesContext(connection) as queries:
-        turn(chat, volunteer, text="more", parent_id=first.view.items[-1].id)
+        result = turn(chat, volunteer, text="more", parent_id=first.view.items[-1].id)
     [at] = submitted_at
-    before = [q["sql"].split()[0] for q in queries.captured_queries[:at]]
-    after = [q["sql"].split()[0] for q in queries.captured_queries[at:]]
-    assert before.count("INSERT") == 2 and "UPDATE" in before
-    # Only the thread's reads (the votes and better answers of the finished answer) follow.
-    assert after and set(after) == {"SELECT"}
+    kinds = [q["sql"].split()[0] for q in queries.captured_queries]
+    # The write, then the thread's reads (the votes and better answers of the
+    # finished answer), and nothing after the answer went to the runner.
+    assert kinds.count("INSERT") == 2 and "UPDATE" in kinds and kinds[-1] == "SELECT"
+    assert at == len(kinds)
+    assert result.view.items[-1].state == State.PENDING
 
 
 def test_a_changed_model_row_is_used_by_the_next_answer(
@@ -152,11 +155,12 @@ async def test_a_turns_answers_run_to_the_end_without_the_caller(
     """The generations are tracked by the turn itself, so a socket that goes away
     in the middle of the hop leaves no answer pending forever."""
     chat = await database_sync_to_async(conversation.create_chat)(volunteer)
-    started = await database_sync_to_async(conversation.start_turn)(
-        chat.id, volunteer, conversation.send_prompt, {"text": "hello"}, user_key="u"
+    turn = await database_sync_to_async(conversation.write_turn)(
+        chat.id, volunteer, conversation.send_prompt, {"text": "hello"}
     )
     # As the socket does whether or not its thread could be sent.
-    conversation.track_answers(started.started)
+    started, _refused = conversation.start_answers(turn.requests, user_key="u")
+    conversation.track_answers(started)
     for _ in range(500):
         answer = await database_sync_to_async(
             lambda: ChatMessage.objects.filter(chat=chat, role="assistant").get()
@@ -184,21 +188,24 @@ async def test_the_turns_thread_holds_none_of_the_answers_tokens(
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-async def test_a_started_turn_runs_nothing_of_its_own_until_its_answers_are_tracked(
+async def test_started_answers_run_nothing_of_their_own_until_they_are_tracked(
     volunteer: User, fake_model: Model
 ) -> None:
-    """The socket's two hops: the write hands the answer to the runner, the thread
-    follows, and only tracking reads the runner's events into the database."""
+    """The socket's steps: the write and the thread in one hop, the answers to the
+    runner, and only tracking reads the runner's events into the database."""
     chat = await database_sync_to_async(conversation.create_chat)(volunteer)
-    started = await database_sync_to_async(conversation.start_turn)(
-        chat.id, volunteer, conversation.send_prompt, {"text": "hi"}, user_key="u"
+    turn = await database_sync_to_async(conversation.write_turn)(
+        chat.id, volunteer, conversation.send_prompt, {"text": "hi"}
     )
-    [answer] = started.started
+    view = await database_sync_to_async(conversation.turn_view)(turn, user=volunteer)
+    started, refused = conversation.start_answers(turn.requests, user_key="u")
+    [answer] = started
+    assert refused == {} and (view.items[-1].id, view.items[-1].text) == (answer.message_id, "")
     await asyncio.sleep(0.3)  # the runner writes the whole answer meanwhile
     assert conversation.live_answers(chat.id) == []
-    view = await database_sync_to_async(conversation.turn_view)(started, user=volunteer)
-    assert (view.items[-1].id, view.items[-1].text) == (answer.message_id, "")
-    conversation.track_answers(started.started)
+    stored = await database_sync_to_async(ChatMessage.objects.get)(pk=answer.message_id)
+    assert stored.state == State.PENDING
+    conversation.track_answers(started)
     for _ in range(300):
         stored = await database_sync_to_async(ChatMessage.objects.get)(pk=answer.message_id)
         if stored.state == State.COMPLETE:
