@@ -12,7 +12,7 @@ export OASST_PORT := $(PORT)
 PO_FILES := $(wildcard locale/*/LC_MESSAGES/django.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
-.PHONY: run test install migrate lint format messages bench clean-venv
+.PHONY: run test install install-llama migrate lint format messages bench clean-venv
 
 run: install migrate
 	@echo "Serving on http://$(HOST):$(PORT)/ (web, worker and beat); Ctrl-C stops everything."
@@ -36,6 +36,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['dev']))" > $(VENV)/requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements.txt
 	touch $@
+
+# The optional llama.cpp backend (GGUF files): llama-cpp-python has no wheel on
+# PyPI for Linux, so pip compiles it (about 5 minutes on 2 cores, once: pip
+# keeps the wheel in its cache). With it installed, build_demo_model also
+# writes and registers a GGUF file, and its tests run. CI installs it.
+install-llama: install
+	CMAKE_BUILD_PARALLEL_LEVEL=$${CMAKE_BUILD_PARALLEL_LEVEL:-2} $(PY) -m pip install --quiet --disable-pip-version-check llama-cpp-python==0.3.36
 
 locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po
 	msgfmt --check-format -o $@ $<

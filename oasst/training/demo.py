@@ -1,4 +1,4 @@
-"""Building the demo model: tokenizer, a small GPT-2, a short training run, GGML.
+"""Building the demo model: tokenizer, a small GPT-2, a short training run, GGML (and GGUF).
 
 Deterministic: the corpus expansion, the weight initialisation and the batch
 order are seeded, and torch runs its deterministic kernels, so the same
@@ -114,7 +114,7 @@ def build_demo_model(
         if _llama_cpp_installed():
             from oasst.training.gguf import write_gguf
 
-            gguf = write_gguf(staging, staging / "model.gguf")
+            gguf = write_gguf(staging, staging / "model.gguf", name=f"oasst-{size}")
         if out_dir.exists():
             shutil.rmtree(out_dir)
         staging.rename(out_dir)

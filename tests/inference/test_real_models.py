@@ -42,6 +42,26 @@ def test_greedy_answers_are_identical_on_transformers_and_ctransformers(
         assert a[-1].text == b[-1].text, prompt
 
 
+def gguf(folder: Path) -> ModelSpec:
+    return ModelSpec("demo-gguf", "llama_cpp", str(folder / "model.gguf"), context_length=512)
+
+
+def test_greedy_answers_are_identical_on_transformers_and_llama_cpp(
+    demo_model_dir: Path, real_runner: LocalRunner
+) -> None:
+    pytest.importorskip(
+        "llama_cpp",
+        reason="llama-cpp-python, an optional extra, is not installed "
+        "(make install-llama; CI installs it)",
+    )
+    for prompt in PROMPTS:
+        a = collect(real_runner.submit(hf(demo_model_dir), ask(prompt), GREEDY, user_key="t"))
+        b = collect(real_runner.submit(gguf(demo_model_dir), ask(prompt), GREEDY, user_key="t"))
+        assert a[-1].reason == b[-1].reason
+        assert a[-1].completion_tokens > 0
+        assert a[-1].text == b[-1].text, prompt
+
+
 def test_batched_greedy_answers_equal_one_at_a_time(
     demo_model_dir: Path, real_runner: LocalRunner
 ) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -212,7 +214,10 @@ def test_a_model_that_cannot_load_fails_its_requests_with_a_clear_error(
     assert "broken weights" in status["models"]["broken"]["error"]
 
 
-def test_the_llama_cpp_backend_says_how_to_install_its_package(tmp_path) -> None:  # noqa: ANN001
+def test_the_llama_cpp_backend_says_how_to_install_its_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # as where the extra is missing
     gguf = tmp_path / "model.gguf"
     gguf.write_bytes(b"GGUF")
     spec = ModelSpec(name="l", backend="llama_cpp", path=str(gguf))

@@ -13,8 +13,9 @@ from oasst.training.sizes import SIZES
 
 class Command(BaseCommand):
     help = (
-        "Train the small demo chat model (HF folder + GGML file) from the shipped corpus "
-        "and register it as 'demo' (transformers) and 'demo-ggml' (ctransformers)."
+        "Train the small demo chat model (HF folder + GGML file, and a GGUF file where "
+        "llama-cpp-python is installed) from the shipped corpus and register it as 'demo' "
+        "(transformers), 'demo-ggml' (ctransformers) and 'demo-gguf' (llama.cpp)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
