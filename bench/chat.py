@@ -69,14 +69,24 @@ where both paths sample with ``min_new_tokens`` equal to
 ``max_new_tokens``, the runner's option that keeps the stop tokens off until
 then, so every answer has exactly that many tokens. The cost of an answer's
 start (the database hop that writes it and renders the thread, the thread
-sent before the model starts) does not grow with its length: on a 60 ms answer it is a quarter
-of the answer, on a realistic one a few percent. So the goals are read on the
-fixed-length figures (under ``fixed_length``), and the natural-length ones,
-measured exactly as before, are reported beside them. ``--fixed-tokens 0``
-leaves the fixed-length answers out.
+sent before the model starts) does not grow with its length: on a 60 ms
+answer it is a quarter of the answer, on a realistic one a few percent. So the
+goals are read on the fixed-length figures (under ``fixed_length``), and the
+natural-length ones, measured exactly as before, are reported beside them.
+``--fixed-tokens 0`` leaves the fixed-length answers out.
+
+The goals are the issue's: the websocket client receives ≥ 95% of the raw
+backend's generation tokens/s, under 20 ms is added to the first token, and
+4 chats get ≥ 1.8× the tokens/s of one (on CPU). Generation tokens/s is the
+decoding rate, after the prompt's prefill gave the first token (as
+llama.cpp's "eval" rate leaves its "prompt eval" out): ``stream_tokens_per_s``
+on both paths, so the first goal reads ``ws_vs_raw_stream_ratio`` and the
+start has its own goal. (``ws_vs_raw_tokens_per_s_ratio``, over the whole
+answer, counts the start a second time: with the 20 ms the second goal
+allows, a 256-token demo answer of some 120 ms could reach 0.86 at best.)
+``goals_met`` says, for each model's fixed-length answers, which were met.
 Prints ONE JSON line with the figures, the raw baselines measured in the
-same run, and the goals (websocket ≥ 95% of raw tokens/s, under 20 ms added
-to the first token, ≥ 1.8× single-stream at 4 chats on CPU).
+same run, and the goals.
 
     .venv/bin/python bench/chat.py                     # about 6 minutes on 2 shared cores
     .venv/bin/python bench/chat.py --max-new-tokens 128 --repeats 9 --demo-steps 600
@@ -108,7 +118,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PROMPT = "Tell me about the moon and the tides, and why the sea rises twice a day."
-GOALS = {"ws_vs_raw_tokens_per_s_ratio": 0.95, "added_ttft_ms": 20.0, "speedup_at_4": 1.8}
+GOALS = {"ws_vs_raw_stream_ratio": 0.95, "added_ttft_ms": 20.0, "speedup_at_4": 1.8}
 FINISHED = ("complete", "cancelled", "aborted", "timed_out")
 
 
@@ -619,6 +629,17 @@ def figures(raw: dict[str, Any], ws: dict[str, Any], *, seed: int) -> dict[str, 
     }
 
 
+def goals_met(figures: dict[str, Any]) -> dict[str, bool]:
+    """Each goal, met or not by one model's figures."""
+    ratio, ttft = figures["ws_vs_raw_stream_ratio"], figures["added_ttft_ms"]
+    speedup = figures["speedup"].get("4")
+    return {
+        "ws_vs_raw_stream_ratio": ratio is not None and ratio >= GOALS["ws_vs_raw_stream_ratio"],
+        "added_ttft_ms": ttft is not None and ttft < GOALS["added_ttft_ms"],
+        "speedup_at_4": speedup is not None and speedup >= GOALS["speedup_at_4"],
+    }
+
+
 def server_rss_mb(pid: int) -> float:
     import psutil
 
@@ -764,6 +785,7 @@ def main() -> None:
         }
         if name in fixed:
             models[name]["fixed_length"] = figures(*fixed[name], seed=0)
+            models[name]["goals_met"] = goals_met(models[name]["fixed_length"])
         previous_rss = server_rss[name]
     print(
         json.dumps(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,32 +32,23 @@ def ggml(folder: Path) -> ModelSpec:
     return ModelSpec("demo-ggml", "ctransformers", str(folder / "model.ggml"), context_length=512)
 
 
-def test_greedy_answers_are_identical_on_transformers_and_ctransformers(
-    demo_model_dir: Path, real_runner: LocalRunner
-) -> None:
-    for prompt in PROMPTS:
-        a = collect(real_runner.submit(hf(demo_model_dir), ask(prompt), GREEDY, user_key="t"))
-        b = collect(real_runner.submit(ggml(demo_model_dir), ask(prompt), GREEDY, user_key="t"))
-        assert a[-1].reason == b[-1].reason
-        assert a[-1].completion_tokens > 0
-        assert a[-1].text == b[-1].text, prompt
-
-
 def gguf(folder: Path) -> ModelSpec:
     return ModelSpec("demo-gguf", "llama_cpp", str(folder / "model.gguf"), context_length=512)
 
 
-def test_greedy_answers_are_identical_on_transformers_and_llama_cpp(
-    demo_model_dir: Path, real_runner: LocalRunner
+@pytest.mark.parametrize("other", [ggml, gguf], ids=["ctransformers", "llama_cpp"])
+def test_greedy_answers_are_identical_on_transformers_and_the_ggml_backends(
+    demo_model_dir: Path, real_runner: LocalRunner, other: Any
 ) -> None:
-    pytest.importorskip(
-        "llama_cpp",
-        reason="llama-cpp-python, an optional extra, is not installed "
-        "(make install-llama; CI installs it)",
-    )
+    if other is gguf:
+        pytest.importorskip(
+            "llama_cpp",
+            reason="llama-cpp-python, an optional extra, is not installed "
+            "(make install-llama; CI installs it)",
+        )
     for prompt in PROMPTS:
         a = collect(real_runner.submit(hf(demo_model_dir), ask(prompt), GREEDY, user_key="t"))
-        b = collect(real_runner.submit(gguf(demo_model_dir), ask(prompt), GREEDY, user_key="t"))
+        b = collect(real_runner.submit(other(demo_model_dir), ask(prompt), GREEDY, user_key="t"))
         assert a[-1].reason == b[-1].reason
         assert a[-1].completion_tokens > 0
         assert a[-1].text == b[-1].text, prompt
