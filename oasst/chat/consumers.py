@@ -145,8 +145,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     turn, refused, user=self.user
                 )
                 await self.send(text_data=render_thread(view))
-        if turn.refused or refused:
-            raise turn.refused or ChatError(next(iter(refused.values())))
+        error = turn.error(refused)
+        if error:
+            raise error
 
     async def do_send(self, data: dict[str, Any]) -> None:
         await self._write_then_generate(

@@ -412,10 +412,10 @@ def effective_params(chat: Chat, model: Model) -> SamplingParams:
         raise ChatError(str(exc)) from None
 
 
-# The writes below that store pending answers work on the chat's messages:
-# ``messages`` when the caller has read them (``write_turn``, which uses the
-# list afterwards), else read here. They look messages up in the list instead
-# of in the database, and append the ones they create.
+# The writes below that store pending answers work on ``messages``, the
+# chat's messages as ``read_messages`` gives them (``write_turn`` reads them
+# once and uses the list afterwards): they look messages up in the list
+# instead of in the database, and append the ones they create.
 
 
 def send_prompt(
@@ -425,13 +425,12 @@ def send_prompt(
     text: Any,
     parent_id: Any = None,
     drafts: Any = 1,
-    messages: list[ChatMessage] | None = None,
+    messages: list[ChatMessage],
 ) -> list[int]:
     """Store a prompt under ``parent_id`` (an answer, or none for a first prompt) and
     queue ``drafts`` answers to it; returns the answers' ids."""
     text = _clean_text(text)
     count = _clean_drafts(drafts)
-    messages = read_messages(chat.id) if messages is None else messages
     parent = None
     if parent_id not in (None, "", "None"):
         parent = _message_in(chat, parent_id, role=Role.ASSISTANT, messages=messages)
@@ -459,10 +458,9 @@ def edit_prompt(
     message_id: Any,
     text: Any,
     drafts: Any = 1,
-    messages: list[ChatMessage] | None = None,
+    messages: list[ChatMessage],
 ) -> list[int]:
     """A new version of a prompt, as its sibling; the old branch stays."""
-    messages = read_messages(chat.id) if messages is None else messages
     old = _message_in(chat, message_id, role=Role.PROMPTER, messages=messages)
     return send_prompt(
         chat, user=user, text=text, parent_id=old.parent_id, drafts=drafts, messages=messages
@@ -475,10 +473,9 @@ def regenerate(
     user: User,
     message_id: Any,
     drafts: Any = 1,
-    messages: list[ChatMessage] | None = None,
+    messages: list[ChatMessage],
 ) -> list[int]:
     """New answers beside an answer (or answers to a prompt)."""
-    messages = read_messages(chat.id) if messages is None else messages
     message = _message_in(chat, message_id, messages=messages)
     if message.role == Role.PROMPTER:
         prompt = message
@@ -491,10 +488,9 @@ def regenerate(
 
 
 def continue_answer(
-    chat: Chat, *, user: User, message_id: Any, messages: list[ChatMessage] | None = None
+    chat: Chat, *, user: User, message_id: Any, messages: list[ChatMessage]
 ) -> list[int]:
     """Let the model go on writing an answer that was cut short or stopped."""
-    messages = read_messages(chat.id) if messages is None else messages
     message = _message_in(chat, message_id, role=Role.ASSISTANT, messages=messages)
     if message.finish_reason not in {"length", "cancelled"} or not message.text:
         raise ChatError(_("Only an answer that was cut short or stopped can be continued."))
@@ -889,6 +885,12 @@ class Turn:
     messages: list[ChatMessage]
     requests: list[AnswerRequest]
     refused: ChatError | None = None
+
+    def error(self, runner_refused: dict[int, str]) -> ChatError | None:
+        """What the person is told: the write's refusal, else the runner's first one."""
+        if self.refused or not runner_refused:
+            return self.refused
+        return ChatError(next(iter(runner_refused.values())))
 
 
 def write_turn(chat_id: int, user: User, write: Any, kwargs: dict[str, Any]) -> Turn:

@@ -79,7 +79,7 @@ def write_ggml(model_dir: Path, out_path: Path, *, f16: bool = False) -> Path:
         for name, tensor in model.transformer.state_dict().items():
             if name.endswith(".attn.bias") or name.endswith(".attn.masked_bias"):
                 continue
-            _write_tensor(out, _ggml_name(name), _ggml_array(name, tensor), f16=f16)
+            _write_tensor(out, _ggml_name(name), ggml_array(name, tensor), f16=f16)
     return out_path
 
 
@@ -94,7 +94,8 @@ def _ggml_name(name: str) -> str:
     return "model/" + "/".join(parts)
 
 
-def _ggml_array(name: str, tensor: torch.Tensor) -> np.ndarray:
+def ggml_array(name: str, tensor: torch.Tensor) -> np.ndarray:
+    """An HF GPT-2 tensor as ggml lays it out (GGML and GGUF alike): Conv1D weights transposed."""
     array = tensor.detach().cpu().numpy()
     if name.endswith(_CONV1D):
         array = array.T

@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 
-_CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+from oasst.training.ggml import ggml_array
+
 # HF GPT-2 names inside a block (``h.N.``) and llama.cpp's (``blk.N.``).
 _BLOCK_NAMES = {
     "ln_1": "attn_norm",
@@ -69,8 +69,8 @@ def write_gguf(model_dir: Path, out_path: Path, *, name: str) -> Path:
     for name, tensor in state.items():
         if name.endswith((".attn.bias", ".attn.masked_bias")):
             continue
-        writer.add_tensor(gguf_name(name), _array(name, tensor))
-    writer.add_tensor("output.weight", _array("lm_head.weight", model.lm_head.weight))
+        writer.add_tensor(gguf_name(name), ggml_array(name, tensor))
+    writer.add_tensor("output.weight", ggml_array("lm_head.weight", model.lm_head.weight))
 
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
@@ -109,10 +109,3 @@ def gguf_name(name: str) -> str:
     _h, layer, rest = name.split(".", 2)
     module, kind = rest.rsplit(".", 1)
     return f"blk.{layer}.{_BLOCK_NAMES[module]}.{kind}"
-
-
-def _array(name: str, tensor: torch.Tensor) -> np.ndarray:
-    array = tensor.detach().cpu().numpy().astype(np.float32)
-    if name.endswith(_CONV1D):
-        array = array.T
-    return np.ascontiguousarray(array)

@@ -106,7 +106,4 @@ def take_turn(chat_id: int, user: User, write: Any, kwargs: dict[str, Any]) -> T
     started, refused = conversation.start_answers(turn.requests, user_key=f"user:{user.pk}")
     if refused:
         view = conversation.store_refusals(turn, refused, user=user)
-    error = turn.refused or (
-        conversation.ChatError(next(iter(refused.values()))) if refused else None
-    )
-    return TakenTurn(view, started, error)
+    return TakenTurn(view, started, turn.error(refused))

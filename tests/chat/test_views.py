@@ -152,7 +152,13 @@ def test_a_reply_must_follow_a_finished_answer(volunteer: User, fake_model: Mode
     answer.text = ""
     answer.save()
     with pytest.raises(conversation.ChatError, match="Wait for the answer"):
-        conversation.send_prompt(chat, user=volunteer, text="next", parent_id=answer.id)
+        conversation.send_prompt(
+            chat,
+            user=volunteer,
+            text="next",
+            parent_id=answer.id,
+            messages=conversation.read_messages(chat.id),
+        )
 
 
 def test_the_answer_rate_is_limited_per_person(
@@ -160,7 +166,11 @@ def test_the_answer_rate_is_limited_per_person(
 ) -> None:  # noqa: ANN001
     settings.OASST_CHAT_RATE_LIMIT = 2
     chat = conversation.create_chat(volunteer)
-    conversation.send_prompt(chat, user=volunteer, text="one", drafts=2)
+    conversation.send_prompt(
+        chat, user=volunteer, text="one", drafts=2, messages=conversation.read_messages(chat.id)
+    )
     with pytest.raises(conversation.ChatError, match="short time"):
-        conversation.send_prompt(chat, user=volunteer, text="two")
+        conversation.send_prompt(
+            chat, user=volunteer, text="two", messages=conversation.read_messages(chat.id)
+        )
     assert ChatMessage.objects.filter(role=Role.PROMPTER).count() == 1
