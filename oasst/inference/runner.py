@@ -234,6 +234,32 @@ class _Row:
     first_token: float | None = None
 
 
+@dataclass
+class _Group:
+    """Rows of a batch that sample with the same parameters: their indexes, generators and ids."""
+
+    params: SamplingParams
+    indexes: list[int]
+    generators: list[torch.Generator]
+    histories: list[list[int]]
+
+    @classmethod
+    def of(cls, rows: list[_Row], indexes: list[int] | None = None) -> list[_Group]:
+        """The groups of ``rows``, or of those at ``indexes`` only."""
+        by_params: dict[SamplingParams, list[int]] = defaultdict(list)
+        for index in range(len(rows)) if indexes is None else indexes:
+            by_params[rows[index].params].append(index)
+        return [
+            cls(
+                params,
+                members,
+                [rows[i].generator for i in members],
+                [rows[i].ids for i in members],
+            )
+            for params, members in by_params.items()
+        ]
+
+
 class ModelWorker:
     """The thread that owns one model: loads it, queues and decodes its requests."""
 
@@ -432,18 +458,17 @@ class ModelWorker:
         self.active = len(rows)
         try:
             session = backend.start([r.ids for r in rows])
+            groups = _Group.of(rows)
             while rows:
-                survivors: list[int] = []
-                tokens: list[int] = []
-                for index, (row, reason) in enumerate(
-                    zip(rows, self._step(rows, session.logits()), strict=True)
-                ):
-                    if reason:
-                        self._finish(row, reason)
-                    else:
-                        survivors.append(index)
-                        tokens.append(row.ids[-1])
-                room = backend.max_batch - len(survivors)
+                reasons = self._step(rows, groups, session.logits())
+                kept, survivors = rows, None
+                if any(reasons):
+                    survivors = [i for i, reason in enumerate(reasons) if not reason]
+                    for row, reason in zip(rows, reasons, strict=True):
+                        if reason:
+                            self._finish(row, reason)
+                    kept = [rows[i] for i in survivors]
+                room = backend.max_batch - len(kept)
                 # The queue is looked at without its lock first: a request put in
                 # meanwhile joins at the next step.
                 joining = (
@@ -455,16 +480,17 @@ class ModelWorker:
                 # can merge, the rows decoding go one step on and only the new
                 # prompts are prefilled; otherwise the batch is rebuilt from every
                 # row's ids (one prefill, no step of the old session wasted).
-                kept = [rows[i] for i in survivors]
                 can_join = bool(joining and kept) and hasattr(session, "join")
                 if kept and (can_join or not joining):
-                    if len(survivors) < len(rows):
+                    if survivors is not None:
                         session.keep(survivors)
-                    session.advance(tokens)
+                    session.advance([row.ids[-1] for row in kept])
                 if joining and not (can_join and session.join([r.ids for r in joining])):
                     session = backend.start([r.ids for r in kept + joining])
-                rows = kept + joining
-                self.active = len(rows)
+                if kept is not rows or joining:
+                    rows = kept + joining
+                    groups = _Group.of(rows)
+                    self.active = len(rows)
         except Exception as exc:
             log.exception("decoding failed on model %s", self.spec.name)
             for row in rows:
@@ -473,7 +499,7 @@ class ModelWorker:
         finally:
             self.active = 0
 
-    def _step(self, rows: list[_Row], logits: torch.Tensor) -> list[str]:
+    def _step(self, rows: list[_Row], groups: list[_Group], logits: torch.Tensor) -> list[str]:
         """Sample one token for every row; returns why each row ended, or "".
 
         A cancelled or late row ends before sampling. Rows with the same
@@ -485,21 +511,22 @@ class ModelWorker:
             CANCELLED if row.handle.cancelled.is_set() else TIMEOUT if now > row.deadline else ""
             for row in rows
         ]
-        groups: dict[SamplingParams, list[int]] = defaultdict(list)
-        for index, row in enumerate(rows):
-            if not reasons[index]:
-                groups[row.params].append(index)
-        for params, indexes in groups.items():
+        if any(reasons):
+            groups = _Group.of(rows, [i for i, reason in enumerate(reasons) if not reason])
+        for group in groups:
+            params, indexes = group.params, group.indexes
             tokens = pick_tokens(
                 # Every row alike (a lone answer, most batches): no copy of the logits.
                 logits if len(indexes) == len(rows) else logits[indexes],
                 params,
-                generators=[rows[i].generator for i in indexes],
-                histories=[rows[i].ids for i in indexes],
+                generators=group.generators,
+                histories=group.histories,
                 banned=[
                     self.stop_ids if rows[i].generated < params.min_new_tokens else ()
                     for i in indexes
-                ],
+                ]
+                if params.min_new_tokens
+                else (),
             )
             for index, token in zip(indexes, tokens, strict=True):
                 reasons[index] = self._accept(rows[index], token)

@@ -28,7 +28,8 @@ def pick_tokens(
     random number, where ``torch.multinomial`` draws one per vocabulary
     entry (most of a small model's sampling time).
     """
-    scores = logits.clone() if banned or params.repetition_penalty != 1.0 else logits
+    changed = any(banned) or params.repetition_penalty != 1.0
+    scores = logits.clone() if changed else logits
     for row, ids in enumerate(banned):
         if ids:
             scores[row, list(ids)] = float("-inf")

@@ -188,6 +188,23 @@ def test_rows_with_different_parameters_in_one_batch_each_keep_their_own(
     assert max(runner.backend_for("fake").batch_sizes) >= 2
 
 
+def test_cancelling_one_row_of_a_batch_leaves_the_other_rows_whole(runner: LocalRunner) -> None:
+    spec = fake("delay=0.01&reply=abcdefghijklmnopqrstuvwxyz")
+    sampled = SamplingParams(temperature=1.0, top_k=5)
+    handles = [
+        runner.submit(spec, ask(prompt), params, user_key=f"u{i}")
+        for i, (prompt, params) in enumerate([("a", GREEDY), ("b", GREEDY), ("c", sampled)])
+    ]
+    next(e for e in handles[1].iter_events(timeout=10) if e.kind == "token")
+    handles[1].cancel()
+    first, cancelled, last = (collect(h) for h in handles)
+    assert cancelled[-1].reason == "cancelled"
+    assert cancelled[-1].completion_tokens < 26
+    for events in (first, last):
+        assert (events[-1].reason, events[-1].text) == ("stop", "abcdefghijklmnopqrstuvwxyz")
+    assert max(runner.backend_for("fake").batch_sizes) >= 2
+
+
 def test_a_changed_registry_row_is_used_without_a_restart(runner: LocalRunner) -> None:
     first = collect(runner.submit(fake("reply=old", version="1"), ask("a"), GREEDY, user_key="u"))
     second = collect(runner.submit(fake("reply=new", version="2"), ask("a"), GREEDY, user_key="u"))
