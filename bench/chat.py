@@ -25,7 +25,13 @@ for each model:
 - concurrency: 1, 4 and 8 chats (one person each) sending at the same moment;
   aggregate tokens/s is all their tokens over the time from the first send
   to the last finished answer (the median of ``--repeats`` rounds, taken in
-  turns).
+  turns, each round on the next server). ``speedup`` at N chats is the median
+  over the rounds of each round's N-chat rate over its own single chat (the
+  same server, seconds apart), not a ratio of two medians that may come from
+  servers of different speeds. Beside them, in the same rounds, the raw
+  backend decodes as many answers together in one session in this process
+  (``raw_aggregate_tokens_per_s``, ``raw_speedup``): what batching gives on
+  this machine before any server is involved.
 - memory: the size of the model's tensors, the growth of this process's
   resident memory from loading the backend to after its first answers, and
   the server's growth while it loads and serves the model.
@@ -234,6 +240,62 @@ def generate(backend: Any, ids: list[int], params: Any, stop_ids: set[int]) -> A
     return answer
 
 
+def generate_batch(
+    backend: Any, ids: list[int], params: Any, stop_ids: set[int], rows: int
+) -> float:
+    """Tokens/s of ``rows`` answers to the prompt decoded together in one session, minus the runner.
+
+    As the runner's thread batches them (one session, ``pick_tokens`` for all
+    rows at once, a text stream per row), with no queue, joining, thread
+    hand-off, database or socket: the backend's own gain from batching, the
+    baseline of the concurrency figures.
+    """
+    import torch
+
+    from oasst.inference.decoding import TextStream
+    from oasst.inference.sampling import pick_tokens
+
+    def decode(row_ids: list[int]) -> str:
+        return backend.tokenizer.decode(row_ids, skip_special_tokens=True)
+
+    streams = [TextStream(decode, params.stop) for _ in range(rows)]
+    # One seed for every row, as the chats of a concurrency round: the same answer each.
+    generators = [torch.Generator().manual_seed(params.seed) for _ in range(rows)]
+    histories = [list(ids) for _ in range(rows)]
+    live = list(range(rows))
+    tokens = 0
+    started = time.perf_counter()
+    with torch.inference_mode():
+        session = backend.start([list(ids) for _ in range(rows)])
+        for step in range(params.max_new_tokens):
+            banned = [stop_ids if step < params.min_new_tokens else () for _ in live]
+            picked = pick_tokens(
+                session.logits(),
+                params,
+                generators=[generators[r] for r in live],
+                histories=[histories[r] for r in live],
+                banned=banned,
+            )
+            ended = [token in stop_ids for token in picked]
+            for row, token, end in zip(live, picked, ended, strict=True):
+                if not end:
+                    histories[row].append(token)
+                    streams[row].push(token)
+                    tokens += 1
+            if any(ended):
+                keep = [i for i, end in enumerate(ended) if not end]
+                if not keep:
+                    break
+                session.keep(keep)
+                live = [live[i] for i in keep]
+                picked = [picked[i] for i in keep]
+            if step + 1 < params.max_new_tokens:
+                session.advance(picked)
+    for stream in streams:
+        stream.finish()
+    return tokens / (time.perf_counter() - started)
+
+
 @dataclass
 class Answer:
     """Timings of one answer (perf_counter seconds) and its token counts."""
@@ -292,6 +354,9 @@ class RawModel:
 
         with torch.inference_mode():
             return generate(self.backend, self.ids, self.params, self.stop_ids)
+
+    def run_batch(self, rows: int) -> float:
+        return generate_batch(self.backend, self.ids, self.params, self.stop_ids, rows)
 
 
 def load_prompted(name: str, *, prompt_reserve: int) -> tuple[Any, list[int], set[int]]:
@@ -578,14 +643,22 @@ def measure_model(
     # Each level as often as the single answers, in turns (1, 4, 8, 1, 4, 8, ...,
     # each round on the next server), and the median: one round of each swung
     # the speedup by 2x on a shared machine.
+    # The backend's own batching is timed in the same rounds, in this process.
     rounds: dict[str, list[float]] = {str(count): [] for count in concurrency}
+    raw_rounds: dict[str, list[float]] = {str(count): [] for count in concurrency}
     for round_ in range(repeats):
         port = ports[round_ % len(ports)]
         for count in concurrency:
             result = asyncio.run(answers(port, make_chats(name, count, params=params)))
             wall = max(a.done for a in result) - min(a.started for a in result)
             rounds[str(count)].append(sum(a.tokens for a in result) / wall)
+            raw_rounds[str(count)].append(raw.run_batch(count))
     aggregate = {count: median(values) for count, values in rounds.items()}
+    # The speedup of each round over its own single chat (the same server, a
+    # few seconds apart), then the median: the servers' own speeds differ by
+    # more than the goal's margin, and the medians of the levels can come from
+    # different servers.
+    speedup, raw_speedup = paired_speedup(rounds), paired_speedup(raw_rounds)
     per_process = {
         "raw_stream_tokens_per_s": [median([a.stream_tokens_per_s for a in r]) for r in raw_runs],
         "ws_stream_tokens_per_s": [median([a.stream_tokens_per_s for a in r]) for r in singles],
@@ -593,13 +666,25 @@ def measure_model(
     return summarise(sum(raw_runs, [])), {
         **summarise(sum(singles, [])),
         "aggregate_tokens_per_s": aggregate,
+        "speedup": speedup,
+        "raw_aggregate_tokens_per_s": {c: median(v) for c, v in raw_rounds.items()},
+        "raw_speedup": raw_speedup,
         "per_process": per_process,
+    }
+
+
+def paired_speedup(rounds: dict[str, list[float]]) -> dict[str, float | None]:
+    """Each level's rate over the single chat of the same round, the median over the rounds."""
+    single = rounds.get("1", [])
+    return {
+        count: median([v / one for v, one in zip(values, single, strict=True)], digits=2)
+        for count, values in rounds.items()
+        if single
     }
 
 
 def figures(raw: dict[str, Any], ws: dict[str, Any], *, seed: int) -> dict[str, Any]:
     """One model's figures on one kind of answers: the two paths side by side, and batching."""
-    single = ws["aggregate_tokens_per_s"].get("1")
     return {
         "raw_tokens_per_s": raw["tokens_per_s"],
         "ws_tokens_per_s": ws["tokens_per_s"],
@@ -623,9 +708,9 @@ def figures(raw: dict[str, Any], ws: dict[str, Any], *, seed: int) -> dict[str, 
         "tokens_ws": ws["tokens"],
         "aggregate_tokens_per_s": ws["aggregate_tokens_per_s"],
         "per_process": ws["per_process"],
-        "speedup": {
-            n: round(v / single, 2) for n, v in ws["aggregate_tokens_per_s"].items() if single
-        },
+        "speedup": ws["speedup"],
+        "raw_aggregate_tokens_per_s": ws["raw_aggregate_tokens_per_s"],
+        "raw_speedup": ws["raw_speedup"],
     }
 
 
