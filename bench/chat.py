@@ -62,6 +62,14 @@ to 8% apart (m25: 11%; two servers with the same settings, 12%), more than
 the 5% the goal allows. So raw process ``i`` and server ``i`` answer in turns,
 ``--repeats`` times each, and the figures are the medians over all of them;
 ``per_process`` shows each process's own median stream rate.
+A short answer's speed also moves from one answer to the next: on a shared
+2-core VM, one process's 256-token demo answers (about half a second each)
+ranged from 0.65 to 1.22 times their median. So the single answers go on, in
+rounds, until the raw ones add up to ``--answer-seconds`` (30 s: some 60
+demo answers a side, while the ~25M model's ``--repeats`` already take
+longer); ``answers_per_side`` says how many, and
+``paired_stream_ratio_quartiles`` the quartiles of each websocket answer's
+stream rate over the raw answer just before it, to show the spread.
 Sampling with a fixed seed (the seed, of the first few, whose answer is
 longest, so that a model that stops early still gives a stream to time)
 makes the raw and the websocket answers the same tokens, so their speeds
@@ -617,12 +625,14 @@ def measure_model(
     workers: list[RawWorker],
     *,
     repeats: int,
+    answer_seconds: float,
     concurrency: list[int],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Raw and websocket answers taken in turns, then concurrency.
 
     Raw process ``i`` (this one, then the workers) and server ``i`` answer in
-    turns (so both see the same load), ``repeats`` times each; the figures are
+    turns (so both see the same load), ``repeats`` times each and more while
+    the raw answers add up to less than ``answer_seconds``; the figures are
     the medians of all of them.
     """
     params = sampling(raw.params.max_new_tokens, raw.seed, min_new_tokens=raw.params.min_new_tokens)
@@ -632,10 +642,12 @@ def measure_model(
         asyncio.run(answers(port, make_chats(name, 1, params=params)))
     raw_runs: list[list[Answer]] = [[] for _ in ports]
     singles: list[list[Answer]] = [[] for _ in ports]
-    for _ in range(repeats):
+    done = 0
+    while done < repeats or sum(a.done - a.started for a in sum(raw_runs, [])) < answer_seconds:
         for index, port in enumerate(ports):
             raw_runs[index].append(raws[index]())
             singles[index].extend(asyncio.run(answers(port, make_chats(name, 1, params=params))))
+        done += 1
     # The same seed gives the same tokens on both paths, so as many of them
     # come before the first visible text.
     for answer in sum(singles, []):
@@ -663,6 +675,14 @@ def measure_model(
         "raw_stream_tokens_per_s": [median([a.stream_tokens_per_s for a in r]) for r in raw_runs],
         "ws_stream_tokens_per_s": [median([a.stream_tokens_per_s for a in r]) for r in singles],
     }
+    # Each websocket answer over the raw answer just before it: how far the
+    # ratio of the medians could move on this machine.
+    paired = [
+        w.stream_tokens_per_s / r.stream_tokens_per_s
+        for r, w in zip(sum(raw_runs, []), sum(singles, []), strict=True)
+        if w.stream_tokens_per_s and r.stream_tokens_per_s
+    ]
+    spread = [round(q, 3) for q in statistics.quantiles(paired, n=4)] if len(paired) > 1 else paired
     return summarise(sum(raw_runs, [])), {
         **summarise(sum(singles, [])),
         "aggregate_tokens_per_s": aggregate,
@@ -670,6 +690,8 @@ def measure_model(
         "raw_aggregate_tokens_per_s": {c: median(v) for c, v in raw_rounds.items()},
         "raw_speedup": raw_speedup,
         "per_process": per_process,
+        "answers_per_side": len(paired),
+        "paired_stream_ratio_quartiles": spread,
     }
 
 
@@ -708,6 +730,8 @@ def figures(raw: dict[str, Any], ws: dict[str, Any], *, seed: int) -> dict[str, 
         "tokens_ws": ws["tokens"],
         "aggregate_tokens_per_s": ws["aggregate_tokens_per_s"],
         "per_process": ws["per_process"],
+        "answers_per_side": ws["answers_per_side"],
+        "paired_stream_ratio_quartiles": ws["paired_stream_ratio_quartiles"],
         "speedup": ws["speedup"],
         "raw_aggregate_tokens_per_s": ws["raw_aggregate_tokens_per_s"],
         "raw_speedup": ws["raw_speedup"],
@@ -745,6 +769,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--repeats", type=int, default=5, help="answers per process pair, and concurrency rounds"
+    )
+    parser.add_argument(
+        "--answer-seconds",
+        type=float,
+        default=30.0,
+        help="more single answers, in rounds, until the raw ones add up to this many seconds",
     )
     parser.add_argument(
         "--processes",
@@ -833,6 +863,7 @@ def main() -> None:
                     loaded[name],
                     workers,
                     repeats=args.repeats,
+                    answer_seconds=args.answer_seconds,
                     concurrency=concurrency,
                 )
                 if args.fixed_tokens:
@@ -842,6 +873,7 @@ def main() -> None:
                         fixed_length(loaded[name], args.fixed_tokens),
                         workers,
                         repeats=args.repeats,
+                        answer_seconds=args.answer_seconds,
                         concurrency=concurrency,
                     )
                 server_rss[name] = server_rss_mb(servers[0][1].pid)
@@ -881,6 +913,7 @@ def main() -> None:
                 "max_new_tokens": args.max_new_tokens,
                 "fixed_tokens": args.fixed_tokens,
                 "repeats": args.repeats,
+                "answer_seconds": args.answer_seconds,
                 "processes": args.processes,
                 "models": models,
                 "server_idle_rss_mb": idle_rss,
