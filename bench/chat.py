@@ -8,10 +8,13 @@ models are kept there and later runs with the same steps reuse them (the
 builder is deterministic; ``build_s`` is then only their registration). Then,
 for each model:
 
-- raw: the transformers backend alone, in this process (and in raw workers,
-  see below), decoding as the runner's thread does (``pick_tokens``, the
-  runner's stop tokens, the text stream that turns tokens into text) with no
-  queue, thread hand-off, database or socket.
+- raw: the transformers backend alone, decoding as the runner's thread does
+  (``pick_tokens``, the runner's stop tokens, the text stream that turns
+  tokens into text) with no queue, thread hand-off, database or socket. It
+  runs inside each server's own process, on the model its runner loaded
+  (``POST /bench-raw/``, a route of the bench's ASGI wrapper
+  ``bench/chat_server.py``, which serves oasst's application otherwise), and
+  in this process for the seed, memory and batching baselines.
 - websocket: the same prompt and parameters through the whole server: a daphne
   started in a subprocess on this data directory, and a websocket client
   (the ``websockets`` package) signed in with a session cookie that sends the
@@ -54,14 +57,15 @@ and ``finished_after_last_token_ms`` the time between the two.
 
 The raw and the websocket answers are taken in turns, one of each per
 repeat, so that both see the same load from whatever else the machine runs.
-Both sides run in ``--processes`` processes (3 by default): that many daphne
-servers, and this process with raw workers beside it (this script with
-``--raw-worker``). The same code runs at different speeds in different
-processes: four idle processes timing the demo model in turns kept speeds up
-to 8% apart (m25: 11%; two servers with the same settings, 12%), more than
-the 5% the goal allows. So raw process ``i`` and server ``i`` answer in turns,
-``--repeats`` times each, and the figures are the medians over all of them;
-``per_process`` shows each process's own median stream rate.
+The same code runs at different speeds in different processes: idle
+processes timing the demo model in turns kept speeds up to 25% apart on a
+shared 2-core VM (earlier runs: 8%; m25 11%; two servers with the same
+settings, 12%), more than the 5% the goal allows, so a raw baseline from
+another process measured that draw as much as the server. Each server
+therefore answers both ways itself, on the same weights in memory, and
+there are ``--processes`` servers (3 by default) to average the draws of
+the process's speed; the figures are the medians over all answers, and
+``per_process`` shows each server's own median stream rates.
 A short answer's speed also moves from one answer to the next: on a shared
 2-core VM, one process's 256-token demo answers (about half a second each)
 ranged from 0.65 to 1.22 times their median. So the single answers go on, in
@@ -112,7 +116,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import json
 import os
@@ -125,7 +128,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -371,18 +374,28 @@ def load_prompted(name: str, *, prompt_reserve: int) -> tuple[Any, list[int], se
     """The model's backend loaded here, the bench prompt's ids and the stop ids."""
     from oasst.inference.backends import load_backend
     from oasst.inference.models import Model
-    from oasst.inference.prompts import Conversation, build_prompt
     from oasst.inference.runner import stop_token_ids
 
     spec = Model.objects.get(name=name).spec
     backend = load_backend(spec, max_batch=1, threads=int(os.environ["OASST_RUNNER_THREADS"]))
+    return (
+        backend,
+        prompt_ids(backend, spec, prompt_reserve=prompt_reserve),
+        stop_token_ids(backend),
+    )
+
+
+def prompt_ids(backend: Any, spec: Any, *, prompt_reserve: int) -> list[int]:
+    """The bench prompt in the model's format, as the runner builds it."""
+    from oasst.inference.prompts import Conversation, build_prompt
+
     prompt = build_prompt(
         backend.tokenizer,
         Conversation(turns=(("prompter", PROMPT),)),
         prompt_format=spec.prompt_format,
         budget=backend.max_context - prompt_reserve,
     )
-    return backend, list(prompt.ids), stop_token_ids(backend)
+    return list(prompt.ids)
 
 
 def load_raw(name: str, *, max_new_tokens: int, prompt_reserve: int, seeds: int) -> RawModel:
@@ -419,76 +432,20 @@ def load_raw(name: str, *, max_new_tokens: int, prompt_reserve: int, seeds: int)
     )
 
 
-class RawWorker:
-    """The raw backend in a process of its own: this script with ``--raw-worker``.
-
-    Another draw of a process's own speed (see ``--processes`` in the module's
-    docstring). The worker answers JSON commands on stdin, one per line
-    (model, sampling parameters), with an answer's timings.
-    """
-
-    def __init__(self, data_dir: Path, *, prompt_reserve: int, log: Path) -> None:
-        command = [PYTHON, __file__, "--raw-worker", str(data_dir)]
-        command += ["--prompt-reserve", str(prompt_reserve)]
-        self.log = log
-        with log.open("w") as err:
-            self.proc = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=err,
-                text=True,
-            )
-
-    def run(self, name: str, params: dict[str, Any]) -> Answer:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        try:
-            self.proc.stdin.write(json.dumps({"model": name, "params": params}) + "\n")
-            self.proc.stdin.flush()
-        except BrokenPipeError:
-            self._failed()
-        while True:
-            line = self.proc.stdout.readline()
-            if not line:
-                self._failed()
-            if line.startswith(WORKER_REPLY):
-                return Answer(**json.loads(line[len(WORKER_REPLY) :]))
-
-    def _failed(self) -> None:
-        code = self.proc.wait()
-        raise SystemExit(f"the raw worker exited with {code}:\n{self.log.read_text()[-3000:]}")
-
-    def close(self) -> None:
-        if self.proc.stdin is not None:
-            with contextlib.suppress(BrokenPipeError):
-                self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
-WORKER_REPLY = "answer "
-
-
-def raw_worker(data_dir: Path, *, prompt_reserve: int) -> None:
-    """``--raw-worker``: time answers for the parent, one per command (see RawWorker)."""
-    import torch
-
-    setup_django(data_dir, {}, migrate=False)
-    from oasst.inference.specs import parse_params
-
-    loaded: dict[str, tuple[Any, list[int], set[int]]] = {}
-    for line in sys.stdin:
-        command = json.loads(line)
-        name = command["model"]
-        if name not in loaded:
-            loaded[name] = load_prompted(name, prompt_reserve=prompt_reserve)
-        backend, ids, stop_ids = loaded[name]
-        with torch.inference_mode():
-            answer = generate(backend, ids, parse_params(command["params"]), stop_ids)
-        print(WORKER_REPLY + json.dumps(asdict(answer)), flush=True)
+def server_raw(port: int, name: str, params: dict[str, Any], *, prompt_reserve: int) -> Answer:
+    """One raw answer timed inside server ``port``, on its runner's model (bench/chat_server.py)."""
+    request = urllib.request.Request(  # noqa: S310 - the bench's own server on 127.0.0.1
+        f"http://127.0.0.1:{port}/bench-raw/",
+        data=json.dumps(
+            {"model": name, "params": params, "prompt_reserve": prompt_reserve}
+        ).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:  # noqa: S310
+            return Answer(**json.loads(response.read()))
+    except urllib.error.HTTPError as exc:
+        raise SystemExit(f"the raw answer in server {port} failed: {exc.read()[:3000]!r}") from exc
 
 
 def fixed_length(raw: RawModel, tokens: int) -> RawModel:
@@ -522,7 +479,7 @@ def summarise(answers: list[Answer]) -> dict[str, Any]:
 
 def start_server(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
     daphne = Path(PYTHON).with_name("daphne")
-    command = [str(daphne), "-b", "127.0.0.1", "-p", str(port), "oasst.asgi:application"]
+    command = [str(daphne), "-b", "127.0.0.1", "-p", str(port), "bench.chat_server:application"]
     with log.open("w") as out:
         proc = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -622,21 +579,21 @@ def measure_model(
     ports: list[int],
     name: str,
     raw: RawModel,
-    workers: list[RawWorker],
     *,
+    prompt_reserve: int,
     repeats: int,
     answer_seconds: float,
     concurrency: list[int],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Raw and websocket answers taken in turns, then concurrency.
 
-    Raw process ``i`` (this one, then the workers) and server ``i`` answer in
-    turns (so both see the same load), ``repeats`` times each and more while
-    the raw answers add up to less than ``answer_seconds``; the figures are
-    the medians of all of them.
+    Each server answers raw (in its own process, on its runner's model) and on
+    the socket in turns (so both see the same load and the same draw of the
+    process's speed), ``repeats`` times each and more while the raw answers
+    add up to less than ``answer_seconds``; the figures are the medians of
+    all of them.
     """
     params = sampling(raw.params.max_new_tokens, raw.seed, min_new_tokens=raw.params.min_new_tokens)
-    raws = [raw.run, *(lambda worker=worker: worker.run(name, params) for worker in workers)]
     # One answer loads the model in each server and warms it up.
     for port in ports:
         asyncio.run(answers(port, make_chats(name, 1, params=params)))
@@ -645,7 +602,7 @@ def measure_model(
     done = 0
     while done < repeats or sum(a.done - a.started for a in sum(raw_runs, [])) < answer_seconds:
         for index, port in enumerate(ports):
-            raw_runs[index].append(raws[index]())
+            raw_runs[index].append(server_raw(port, name, params, prompt_reserve=prompt_reserve))
             singles[index].extend(asyncio.run(answers(port, make_chats(name, 1, params=params))))
         done += 1
     # The same seed gives the same tokens on both paths, so as many of them
@@ -780,10 +737,8 @@ def main() -> None:
         "--processes",
         type=int,
         default=3,
-        help="servers, and raw processes (this one and workers), compared in turns",
+        help="servers, each answering raw and on the socket in turns",
     )
-    parser.add_argument("--raw-worker", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--prompt-reserve", type=int, default=256, help=argparse.SUPPRESS)
     parser.add_argument("--concurrency", default="1,4,8")
     parser.add_argument(
         "--demo-steps",
@@ -806,9 +761,6 @@ def main() -> None:
         help="torch threads, here and in the server (1: the event loop keeps the other core)",
     )
     args = parser.parse_args()
-    if args.raw_worker:
-        raw_worker(args.raw_worker, prompt_reserve=args.prompt_reserve)
-        return
     if args.processes < 1 or args.repeats < 1:
         parser.error("--processes and --repeats must be at least 1")
     concurrency = [int(n) for n in args.concurrency.split(",") if n.strip()]
@@ -843,15 +795,11 @@ def main() -> None:
 
         server_env = dict(os.environ, PYTHONPATH=str(ROOT))
         servers: list[tuple[int, subprocess.Popen]] = []
-        workers: list[RawWorker] = []
         try:
             for index in range(args.processes):
                 port = free_port()
                 log = Path(tmp) / f"daphne-{index}.log"
                 servers.append((port, start_server(port, server_env, log)))
-            for index in range(1, args.processes):
-                log = Path(tmp) / f"raw-{index}.log"
-                workers.append(RawWorker(data_dir, prompt_reserve=prompt_reserve, log=log))
             ports = [port for port, _server in servers]
             # Memory is read on the first server.
             idle_rss = server_rss_mb(servers[0][1].pid)
@@ -861,7 +809,7 @@ def main() -> None:
                     ports,
                     name,
                     loaded[name],
-                    workers,
+                    prompt_reserve=prompt_reserve,
                     repeats=args.repeats,
                     answer_seconds=args.answer_seconds,
                     concurrency=concurrency,
@@ -871,15 +819,13 @@ def main() -> None:
                         ports,
                         name,
                         fixed_length(loaded[name], args.fixed_tokens),
-                        workers,
+                        prompt_reserve=prompt_reserve,
                         repeats=args.repeats,
                         answer_seconds=args.answer_seconds,
                         concurrency=concurrency,
                     )
                 server_rss[name] = server_rss_mb(servers[0][1].pid)
         finally:
-            for worker in workers:
-                worker.close()
             for _port, server in servers:
                 server.terminate()
             for _port, server in servers:
