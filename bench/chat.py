@@ -66,9 +66,10 @@ therefore answers both ways itself, on the same weights in memory, and
 there are ``--processes`` servers (3 by default) to average the draws of
 the process's speed; the figures are the medians over all answers, and
 ``per_process`` shows each server's own median stream rates. Even so, one
-server's ratio is not the code's alone: five servers of one code tree, 20
-answers each way in turns, gave stream ratios from 0.82 to 0.99 (the same
-settings, one run), so read the ratio over several servers and runs.
+server's ratio is not the code's alone: three servers with the same
+settings, 20 to 25 answers each way in turns, gave demo stream ratios from
+0.82 to 0.95 (and, with another frame interval, 0.84 to 0.99), so read the
+ratio over several servers and runs.
 A short answer's speed also moves from one answer to the next: on a shared
 2-core VM, one process's 256-token demo answers (about half a second each)
 ranged from 0.65 to 1.22 times their median. So the single answers go on, in
