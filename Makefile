@@ -61,8 +61,9 @@ format: install
 	$(VENV)/bin/ruff format oasst tests bench
 	$(VENV)/bin/ruff check --fix oasst tests bench
 
+# bench/chat_server.py is the ASGI app that bench/chat.py serves, not a benchmark.
 bench: install
-	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in $(filter-out bench/chat_server.py,$(wildcard bench/*.py)); do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean-venv:
 	rm -rf $(VENV)

@@ -110,7 +110,7 @@ allows, a 256-token demo answer of some 120 ms could reach 0.86 at best.)
 Prints ONE JSON line with the figures, the raw baselines measured in the
 same run, and the goals.
 
-    .venv/bin/python bench/chat.py                     # about 6 minutes on 2 shared cores
+    .venv/bin/python bench/chat.py                     # about 10 minutes on 2 shared cores
     .venv/bin/python bench/chat.py --max-new-tokens 128 --repeats 9 --demo-steps 600
     .venv/bin/python bench/chat.py --threads 4         # a machine with cores to spare
     .venv/bin/python bench/chat.py --models-dir /tmp/oasst-bench-models   # built once, reused
