@@ -236,12 +236,10 @@ class _Row:
 
 @dataclass
 class _Group:
-    """Rows of a batch that sample with the same parameters: their indexes, generators and ids."""
+    """Rows of a batch that sample with the same parameters, by their index in the batch."""
 
     params: SamplingParams
     indexes: list[int]
-    generators: list[torch.Generator]
-    histories: list[list[int]]
 
     @classmethod
     def of(cls, rows: list[_Row], indexes: list[int] | None = None) -> list[_Group]:
@@ -249,15 +247,7 @@ class _Group:
         by_params: dict[SamplingParams, list[int]] = defaultdict(list)
         for index in range(len(rows)) if indexes is None else indexes:
             by_params[rows[index].params].append(index)
-        return [
-            cls(
-                params,
-                members,
-                [rows[i].generator for i in members],
-                [rows[i].ids for i in members],
-            )
-            for params, members in by_params.items()
-        ]
+        return [cls(params, members) for params, members in by_params.items()]
 
 
 class ModelWorker:
@@ -519,8 +509,8 @@ class ModelWorker:
                 # Every row alike (a lone answer, most batches): no copy of the logits.
                 logits if len(indexes) == len(rows) else logits[indexes],
                 params,
-                generators=group.generators,
-                histories=group.histories,
+                generators=[rows[i].generator for i in indexes],
+                histories=[rows[i].ids for i in indexes],
                 banned=[
                     self.stop_ids if rows[i].generated < params.min_new_tokens else ()
                     for i in indexes
