@@ -11,10 +11,11 @@ for each model:
 - raw: the transformers backend alone, decoding as the runner's thread does
   (``pick_tokens``, the runner's stop tokens, the text stream that turns
   tokens into text) with no queue, thread hand-off, database or socket. It
-  runs inside each server's own process, on the model its runner loaded
-  (``POST /bench-raw/``, a route of the bench's ASGI wrapper
-  ``bench/chat_server.py``, which serves oasst's application otherwise), and
-  in this process for the seed, memory and batching baselines.
+  runs inside each server's own process, on the runner's own thread of the
+  model, between its batches (``POST /bench-raw/``, a route of the bench's
+  ASGI wrapper ``bench/chat_server.py``, which serves oasst's application
+  otherwise), and in this process for the seed, memory and batching
+  baselines.
 - websocket: the same prompt and parameters through the whole server: a daphne
   started in a subprocess on this data directory, and a websocket client
   (the ``websockets`` package) signed in with a session cookie that sends the
@@ -65,7 +66,20 @@ another process measured that draw as much as the server. Each server
 therefore answers both ways itself, on the same weights in memory, and
 there are ``--processes`` servers (3 by default) to average the draws of
 the process's speed; the figures are the medians over all answers, and
-``per_process`` shows each server's own median stream rates. Even so, one
+``per_process`` shows each server's own median stream rates. Two threads of
+one process differed too (the CPU time of the same decoding step, up to
+15%), so the raw answers run on the model's own thread.
+
+``model_thread`` looks at that thread itself, in the raw answers (their own
+``time.thread_time``) and in the socket's (the runner's ``DecodingTotals``,
+read before and after each answer, ``GET /bench-decoding/``): the CPU time
+per token sampled, and the waiting share, 1 - CPU time / wall time, the time
+the thread was ready to compute but waited for the GIL (held meanwhile by
+the event loop and the database thread) or for a core. With one torch
+thread, the socket's waiting share over the raw one's is what serving the
+answer costs the model, free of the machine's speed from one answer to the
+next; a difference in CPU time per token is the machine's (or caches shared
+with the loop's thread). Even so, one
 server's ratio is not the code's alone: three servers with the same
 settings, 20 to 25 answers each way in turns, gave demo stream ratios from
 0.82 to 0.95 (and, with another frame interval, 0.84 to 0.99), so read the
@@ -236,10 +250,11 @@ def generate(backend: Any, ids: list[int], params: Any, stop_ids: set[int]) -> A
             logits, params, generators=generators, histories=[history], banned=banned
         )[0]
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.thread_time()
     session = backend.start([list(ids)])
     answer = Answer(started=started)
     token = pick(session.logits(), 0)
+    answer.sampled = 1
     while token not in stop_ids:
         history.append(token)
         answer.tokens += 1
@@ -250,8 +265,10 @@ def generate(backend: Any, ids: list[int], params: Any, stop_ids: set[int]) -> A
             break
         session.advance([token])
         token = pick(session.logits(), answer.tokens)
+        answer.sampled += 1
     stream.finish()
     answer.done = time.perf_counter()
+    answer.cpu_s = time.thread_time() - cpu_started
     return answer
 
 
@@ -323,6 +340,10 @@ class Answer:
     done: float = 0.0
     tokens: int = 0
     tokens_to_first_text: int = 0
+    # Raw answers: the tokens sampled (the one that ended it included) and the
+    # thread's CPU time, to compare with the model thread's ``DecodingTotals``.
+    sampled: int = 0
+    cpu_s: float = 0.0
 
     @property
     def end(self) -> float:
@@ -450,6 +471,35 @@ def server_raw(port: int, name: str, params: dict[str, Any], *, prompt_reserve: 
             return Answer(**json.loads(response.read()))
     except urllib.error.HTTPError as exc:
         raise SystemExit(f"the raw answer in server {port} failed: {exc.read()[:3000]!r}") from exc
+
+
+def server_decoding(port: int, name: str) -> dict[str, Any]:
+    """The decoding totals of server ``port``'s thread of ``name``, after any batch in progress."""
+    url = f"http://127.0.0.1:{port}/bench-decoding/?model={name}"
+    with urllib.request.urlopen(url, timeout=300) as response:  # noqa: S310 - the bench's server
+        return json.loads(response.read())
+
+
+@dataclass
+class Thread:
+    """The model thread's wall time, CPU time and tokens sampled, over some answers."""
+
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    sampled: int = 0
+
+    def add(self, wall_s: float, cpu_s: float, sampled: int) -> None:
+        self.wall_s += wall_s
+        self.cpu_s += cpu_s
+        self.sampled += sampled
+
+    def figures(self) -> dict[str, float | None]:
+        if not self.sampled or not self.wall_s:
+            return {"cpu_us_per_token": None, "waiting_share": None}
+        return {
+            "cpu_us_per_token": round(self.cpu_s / self.sampled * 1e6, 1),
+            "waiting_share": round(1 - self.cpu_s / self.wall_s, 4),
+        }
 
 
 def fixed_length(raw: RawModel, tokens: int) -> RawModel:
@@ -603,11 +653,18 @@ def measure_model(
         asyncio.run(answers(port, make_chats(name, 1, params=params)))
     raw_runs: list[list[Answer]] = [[] for _ in ports]
     singles: list[list[Answer]] = [[] for _ in ports]
+    # The model thread itself, in the raw answers and in the socket's.
+    raw_thread, ws_thread = Thread(), Thread()
     done = 0
     while done < repeats or sum(a.done - a.started for a in sum(raw_runs, [])) < answer_seconds:
         for index, port in enumerate(ports):
-            raw_runs[index].append(server_raw(port, name, params, prompt_reserve=prompt_reserve))
+            alone = server_raw(port, name, params, prompt_reserve=prompt_reserve)
+            raw_runs[index].append(alone)
+            raw_thread.add(alone.done - alone.started, alone.cpu_s, alone.sampled)
+            before = server_decoding(port, name)
             singles[index].extend(asyncio.run(answers(port, make_chats(name, 1, params=params))))
+            after = server_decoding(port, name)
+            ws_thread.add(*(after[key] - before[key] for key in ("busy_s", "cpu_s", "sampled")))
         done += 1
     # The same seed gives the same tokens on both paths, so as many of them
     # come before the first visible text.
@@ -653,6 +710,7 @@ def measure_model(
         "per_process": per_process,
         "answers_per_side": len(paired),
         "paired_stream_ratio_quartiles": spread,
+        "model_thread": {"raw": raw_thread.figures(), "ws": ws_thread.figures()},
     }
 
 
@@ -693,6 +751,7 @@ def figures(raw: dict[str, Any], ws: dict[str, Any], *, seed: int) -> dict[str, 
         "per_process": ws["per_process"],
         "answers_per_side": ws["answers_per_side"],
         "paired_stream_ratio_quartiles": ws["paired_stream_ratio_quartiles"],
+        "model_thread": ws["model_thread"],
         "speedup": ws["speedup"],
         "raw_aggregate_tokens_per_s": ws["raw_aggregate_tokens_per_s"],
         "raw_speedup": ws["raw_speedup"],

@@ -13,6 +13,7 @@ cancel with; the runner never touches the database (see conversation.py).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import logging
@@ -22,7 +23,7 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict, deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -250,6 +251,33 @@ class _Group:
         return [cls(params, members) for params, members in by_params.items()]
 
 
+@dataclass
+class DecodingTotals:
+    """What a model's thread has spent decoding, since it started.
+
+    ``busy_s`` is the wall time of its batches, from the first prefill to the
+    last token, and ``cpu_s`` the CPU time the thread itself used meanwhile
+    (``time.thread_time``): the difference is time it was ready to compute
+    but waited, for the GIL (the event loop and the database thread share it)
+    or for a core. With one torch thread, ``1 - cpu_s / busy_s`` is the share
+    of decoding the rest of the process costs the model; with more, the other
+    threads' work is not in ``cpu_s`` and the share overstates it.
+    """
+
+    batches: int = 0
+    steps: int = 0
+    # Tokens sampled, over every row of every step (the one that ends an answer included).
+    sampled: int = 0
+    busy_s: float = 0.0
+    cpu_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **dataclasses.asdict(self),
+            "waiting_share": round(1 - self.cpu_s / self.busy_s, 4) if self.busy_s else None,
+        }
+
+
 class ModelWorker:
     """The thread that owns one model: loads it, queues and decodes its requests."""
 
@@ -261,7 +289,10 @@ class ModelWorker:
         self.load_error = ""
         self.loaded_at: float | None = None
         self.waiting: deque[_Waiting] = deque()
+        # Work to do on this thread between batches (``LocalRunner.call``).
+        self.calls: deque[tuple[Callable[[Backend], Any], concurrent.futures.Future]] = deque()
         self.active = 0
+        self.totals = DecodingTotals()
         self.cond = threading.Condition()
         self.stopping = False
         self.thread = threading.Thread(target=self._run, name=f"model-{spec.name}", daemon=True)
@@ -294,6 +325,14 @@ class ModelWorker:
         self._announce_positions()
         return True
 
+    def call(self, function: Callable[[Backend], Any]) -> concurrent.futures.Future:
+        """Run ``function(backend)`` on this thread between batches; its future has the result."""
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        with self.cond:
+            self.calls.append((function, future))
+            self.cond.notify()
+        return future
+
     def want(self, spec: ModelSpec) -> None:
         with self.cond:
             self.wanted = spec
@@ -312,26 +351,53 @@ class ModelWorker:
             "waiting": len(self.waiting),
             "active": self.active,
             "max_batch": self.backend.max_batch if self.backend else None,
+            "decoding": self.totals.as_dict(),
         }
 
     # --- the model thread ------------------------------------------------------
     def _run(self) -> None:
         while True:
             with self.cond:
-                while not self.stopping and not self.waiting and self._loaded_as_wanted():
+                while (
+                    not self.stopping
+                    and not self.waiting
+                    and not self.calls
+                    and self._loaded_as_wanted()
+                ):
                     self.cond.wait(timeout=1.0)
                     self._expire_waiting_locked()
                 if self.stopping:
+                    self._fail_calls("The runner is shutting down.")
                     return
             if not self._loaded_as_wanted():
                 self._load()
                 continue
+            self._run_calls()
             rows = self._admit_next(self.backend.max_batch if self.backend else 1)
             if rows:
                 # Sampling outside inference mode pays for autograd's bookkeeping
                 # on every tensor operation: a few percent of a small model's step.
                 with torch.inference_mode():
                     self._decode(rows)
+
+    def _run_calls(self) -> None:
+        while self.calls:
+            function, future = self.calls.popleft()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                with torch.inference_mode():
+                    result = function(self.backend)
+            except BaseException as exc:  # noqa: BLE001 - the caller gets it from the future
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+    def _fail_calls(self, error: str) -> None:
+        while self.calls:
+            _, future = self.calls.popleft()
+            if future.set_running_or_notify_cancel():
+                future.set_exception(RunnerRefused(error))
 
     def _loaded_as_wanted(self) -> bool:
         return self.backend is not None and self.wanted == self.spec
@@ -363,6 +429,7 @@ class ModelWorker:
                             item, ERROR, error=f"The model {spec.name} could not be loaded."
                         )
                     failed = []
+                    self._fail_calls(f"The model {spec.name} could not be loaded.")
                     self.cond.wait(timeout=1.0)
             return
         self.spec = spec
@@ -446,11 +513,15 @@ class ModelWorker:
         backend = self.backend
         assert backend is not None
         self.active = len(rows)
+        totals = self.totals
+        started, cpu_started = time.perf_counter(), time.thread_time()
         try:
             session = backend.start([r.ids for r in rows])
             groups = _Group.of(rows)
             while rows:
                 reasons = self._step(rows, groups, session.logits())
+                totals.steps += 1
+                totals.sampled += len(rows)
                 kept, survivors = rows, None
                 if any(reasons):
                     survivors = [i for i, reason in enumerate(reasons) if not reason]
@@ -488,6 +559,9 @@ class ModelWorker:
                     self._finish(row, ERROR, error=f"The model failed: {type(exc).__name__}")
         finally:
             self.active = 0
+            totals.batches += 1
+            totals.busy_s += time.perf_counter() - started
+            totals.cpu_s += time.thread_time() - cpu_started
 
     def _step(self, rows: list[_Row], groups: list[_Group], logits: torch.Tensor) -> list[str]:
         """Sample one token for every row; returns why each row ended, or "".
@@ -646,6 +720,18 @@ class LocalRunner:
                 return False
             time.sleep(0.02)
         return False
+
+    def call(self, name: str, function: Callable[[Backend], Any]) -> concurrent.futures.Future:
+        """Run ``function(backend)`` on the thread of the loaded model ``name``, between batches.
+
+        For work that must see the model as its requests do (the same thread,
+        weights and memory): a benchmark's baseline, a check. Raises
+        LookupError when no such model was loaded in this process.
+        """
+        worker = self.workers.get(name)
+        if worker is None:
+            raise LookupError(f"The model {name} is not loaded here.")
+        return worker.call(function)
 
     def backend_for(self, name: str) -> Backend | None:
         worker = self.workers.get(name)

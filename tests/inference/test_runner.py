@@ -17,6 +17,7 @@ from oasst.inference.runner import (
     Handle,
     LimitExceeded,
     LocalRunner,
+    RunnerRefused,
     stop_token_ids,
 )
 from oasst.inference.specs import ModelSpec, SamplingParams
@@ -359,3 +360,49 @@ def test_end_of_text_stops_answers_even_when_it_is_also_the_unknown_token() -> N
     vocabulary.pop("<|assistant|>")
     tokenizer.convert_tokens_to_ids = lambda token: vocabulary.get(token, 9)
     assert stop_token_ids(SimpleNamespace(tokenizer=tokenizer, eos_token_id=0)) == {0, 1}
+
+
+def test_status_says_how_long_the_model_thread_decoded_and_how_much_of_it_waited(
+    runner: LocalRunner,
+) -> None:
+    # The fake model sleeps 10 ms a step: wall time on its thread, no CPU time.
+    spec = fake("delay=0.01&reply=abcdefghij")
+    events = collect(runner.submit(spec, ask("a"), GREEDY, user_key="u"))
+    assert events[-1].completion_tokens == 10
+    totals = runner.status()["models"]["fake"]["decoding"]
+    # Ten tokens and the end of text, one step each; ten advances of 10 ms.
+    assert (totals["batches"], totals["steps"], totals["sampled"]) == (1, 11, 11)
+    assert totals["busy_s"] >= 0.1
+    assert 0 < totals["cpu_s"] < totals["busy_s"]
+    assert totals["waiting_share"] > 0.5
+    collect(runner.submit(spec, ask("b"), GREEDY, user_key="u"))
+    assert runner.status()["models"]["fake"]["decoding"]["steps"] == 22
+
+
+def test_a_call_runs_on_the_model_thread_between_batches(runner: LocalRunner) -> None:
+    spec = fake("delay=0.01&reply=abcdefghij")
+    with pytest.raises(LookupError):
+        runner.call("fake", lambda backend: None)
+    handle = runner.submit(spec, ask("a"), GREEDY, user_key="u")
+    next(e for e in handle.iter_events(timeout=10) if e.kind == "token")
+
+    def look(backend: object) -> tuple[str, object, list[Event]]:
+        return threading.current_thread().name, backend, collect(handle, timeout=0)
+
+    # Queued while the answer decodes, it runs after the answer has ended.
+    name, backend, rest = runner.call("fake", look).result(timeout=10)
+    assert name == "model-fake"
+    assert backend is runner.backend_for("fake")
+    assert rest[-1].kind == "done" and rest[-1].completion_tokens == 10
+    failing = runner.call("fake", lambda backend: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        failing.result(timeout=10)
+    # The thread goes on serving requests after a call that failed.
+    assert text_of(collect(runner.submit(spec, ask("b"), GREEDY, user_key="u"))) == "abcdefghij"
+
+
+def test_a_call_to_a_model_that_cannot_load_fails_with_the_reason(runner: LocalRunner) -> None:
+    spec = fake("fail=broken weights", name="broken")
+    runner.load(spec, wait=10)
+    with pytest.raises(RunnerRefused, match="broken could not be loaded"):
+        runner.call("broken", lambda backend: backend).result(timeout=10)
