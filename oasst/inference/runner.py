@@ -388,7 +388,7 @@ class ModelWorker:
             try:
                 with torch.inference_mode():
                     result = function(self.backend)
-            except BaseException as exc:  # noqa: BLE001 - the caller gets it from the future
+            except Exception as exc:  # noqa: BLE001 - the caller gets it from the future
                 future.set_exception(exc)
             else:
                 future.set_result(result)
