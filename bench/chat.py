@@ -480,28 +480,6 @@ def server_decoding(port: int, name: str) -> dict[str, Any]:
         return json.loads(response.read())
 
 
-@dataclass
-class Thread:
-    """The model thread's wall time, CPU time and tokens sampled, over some answers."""
-
-    wall_s: float = 0.0
-    cpu_s: float = 0.0
-    sampled: int = 0
-
-    def add(self, wall_s: float, cpu_s: float, sampled: int) -> None:
-        self.wall_s += wall_s
-        self.cpu_s += cpu_s
-        self.sampled += sampled
-
-    def figures(self) -> dict[str, float | None]:
-        if not self.sampled or not self.wall_s:
-            return {"cpu_us_per_token": None, "waiting_share": None}
-        return {
-            "cpu_us_per_token": round(self.cpu_s / self.sampled * 1e6, 1),
-            "waiting_share": round(1 - self.cpu_s / self.wall_s, 4),
-        }
-
-
 def fixed_length(raw: RawModel, tokens: int) -> RawModel:
     """The same backend and prompt, every answer exactly ``tokens`` long (any seed does)."""
     from oasst.inference.specs import parse_params
@@ -647,6 +625,8 @@ def measure_model(
     add up to less than ``answer_seconds``; the figures are the medians of
     all of them.
     """
+    from oasst.inference.runner import DecodingTotals
+
     params = sampling(raw.params.max_new_tokens, raw.seed, min_new_tokens=raw.params.min_new_tokens)
     # One answer loads the model in each server and warms it up.
     for port in ports:
@@ -654,17 +634,20 @@ def measure_model(
     raw_runs: list[list[Answer]] = [[] for _ in ports]
     singles: list[list[Answer]] = [[] for _ in ports]
     # The model thread itself, in the raw answers and in the socket's.
-    raw_thread, ws_thread = Thread(), Thread()
+    raw_thread, ws_thread = DecodingTotals(), DecodingTotals()
     done = 0
     while done < repeats or sum(a.done - a.started for a in sum(raw_runs, [])) < answer_seconds:
         for index, port in enumerate(ports):
             alone = server_raw(port, name, params, prompt_reserve=prompt_reserve)
             raw_runs[index].append(alone)
-            raw_thread.add(alone.done - alone.started, alone.cpu_s, alone.sampled)
+            raw_thread.busy_s += alone.done - alone.started
+            raw_thread.cpu_s += alone.cpu_s
+            raw_thread.sampled += alone.sampled
             before = server_decoding(port, name)
             singles[index].extend(asyncio.run(answers(port, make_chats(name, 1, params=params))))
             after = server_decoding(port, name)
-            ws_thread.add(*(after[key] - before[key] for key in ("busy_s", "cpu_s", "sampled")))
+            for key in ("busy_s", "cpu_s", "sampled"):
+                setattr(ws_thread, key, getattr(ws_thread, key) + after[key] - before[key])
         done += 1
     # The same seed gives the same tokens on both paths, so as many of them
     # come before the first visible text.
@@ -710,7 +693,10 @@ def measure_model(
         "per_process": per_process,
         "answers_per_side": len(paired),
         "paired_stream_ratio_quartiles": spread,
-        "model_thread": {"raw": raw_thread.figures(), "ws": ws_thread.figures()},
+        "model_thread": {
+            side: {key: totals.as_dict()[key] for key in ("cpu_us_per_token", "waiting_share")}
+            for side, totals in (("raw", raw_thread), ("ws", ws_thread))
+        },
     }
 
 

@@ -69,8 +69,10 @@ async def raw_answer(command: dict[str, Any]) -> dict[str, Any]:
 
 
 async def decoding_totals(model: str) -> dict[str, Any]:
-    worker = get_runner().workers[model]
-    return await asyncio.wrap_future(get_runner().call(model, lambda _: worker.totals.as_dict()))
+    runner = get_runner()
+    return await asyncio.wrap_future(
+        runner.call(model, lambda _: runner.status()["models"][model]["decoding"])
+    )
 
 
 async def respond(send: Any, work: Any) -> None:

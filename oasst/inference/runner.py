@@ -275,6 +275,7 @@ class DecodingTotals:
         return {
             **dataclasses.asdict(self),
             "waiting_share": round(1 - self.cpu_s / self.busy_s, 4) if self.busy_s else None,
+            "cpu_us_per_token": round(self.cpu_s / self.sampled * 1e6, 1) if self.sampled else None,
         }
 
 
@@ -329,8 +330,11 @@ class ModelWorker:
         """Run ``function(backend)`` on this thread between batches; its future has the result."""
         future: concurrent.futures.Future = concurrent.futures.Future()
         with self.cond:
-            self.calls.append((function, future))
-            self.cond.notify()
+            if self.stopping:
+                future.set_exception(RunnerRefused("The runner is shutting down."))
+            else:
+                self.calls.append((function, future))
+                self.cond.notify()
         return future
 
     def want(self, spec: ModelSpec) -> None:
